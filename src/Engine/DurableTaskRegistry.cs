@@ -10,6 +10,7 @@ public sealed class DurableTaskRegistry
 {
     private readonly Dictionary<string, Func<IServiceProvider, ITaskOrchestrator>> _orchestrators = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, Func<IServiceProvider, ITaskActivity>> _activities = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Func<IServiceProvider, ITaskEntity>> _entities = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The registered orchestrator names.</summary>
     public IEnumerable<string> OrchestratorNames => _orchestrators.Keys;
@@ -55,6 +56,24 @@ public sealed class DurableTaskRegistry
     {
         var activity = new FuncActivity<TInput, TOutput>(implementation);
         return AddActivity(name, _ => activity);
+    }
+
+    /// <summary>Registers an entity type, created per batch with dependency injection.</summary>
+    public DurableTaskRegistry AddEntity<TEntity>(string name)
+        where TEntity : class, ITaskEntity =>
+        AddEntity(name, sp => ActivatorUtilities.CreateInstance<TEntity>(sp));
+
+    /// <summary>Registers an entity factory.</summary>
+    public DurableTaskRegistry AddEntity(string name, Func<IServiceProvider, ITaskEntity> factory)
+    {
+        Add(_entities, EntityInstanceId.NormalizeName(name), factory, "entity");
+        return this;
+    }
+
+    internal bool TryCreateEntity(string name, IServiceProvider services, out ITaskEntity? entity)
+    {
+        entity = _entities.TryGetValue(name, out var f) ? f(services) : null;
+        return entity is not null;
     }
 
     internal bool TryCreateOrchestrator(string name, IServiceProvider services, out ITaskOrchestrator? orchestrator)

@@ -36,4 +36,15 @@ public sealed class OrchestrationExecutor
         var context = new ReplayOrchestrationContext(instanceId, _registry, _services, _converter, _loggerFactory);
         return context.Run(pastEvents, newEvents);
     }
+
+    /// <summary>
+    /// Replays a recorded history (one execution, as stored or exported) against the current code, offline, and
+    /// says whether the code still does what was recorded or where it first diverges.
+    /// </summary>
+    public ReplayResult Replay(string instanceId, IReadOnlyList<HistoryEvent> history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var context = new ReplayOrchestrationContext(instanceId, _registry, _services, _converter, _loggerFactory);
+        return context.Replay(history);
+    }
 }

@@ -48,6 +48,9 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
     private Task<object?>? _orchestratorTask;
     private (string? Input, bool PreserveEvents)? _continueAsNew;
     private OrchestratorAction? _completion;
+    private int _completionEventIndex = -1;
+    private NonDeterministicOrchestrationException? _divergence;
+    private bool _replayOnly;
 
     public ReplayOrchestrationContext(
         string instanceId, DurableTaskRegistry registry, IServiceProvider services, DataConverter converter, ILoggerFactory loggerFactory)
@@ -107,6 +110,64 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
         return BuildResponse();
     }
 
+    /// <summary>
+    /// Replays a recorded history against the current code without producing anything, and reports the first
+    /// place where the code does something other than what was recorded.
+    /// </summary>
+    public ReplayResult Replay(IReadOnlyList<HistoryEvent> history)
+    {
+        _replayOnly = true;
+        Run(history, []);
+        if (_divergence is { } d)
+        {
+            return ReplayResult.Diverged(d.EventIndex, d.Recorded, d.Produced);
+        }
+
+        var recordedIndex = -1;
+        for (var i = 0; i < history.Count; i++)
+        {
+            if (history[i].ExecutionCompleted is not null)
+            {
+                recordedIndex = i;
+                break;
+            }
+        }
+
+        var produced = _completion?.CompleteOrchestration;
+        if (produced is null && recordedIndex < 0)
+        {
+            return ReplayResult.Deterministic(history.Count);
+        }
+
+        if (produced is null)
+        {
+            var recorded = history[recordedIndex].ExecutionCompleted.OrchestrationStatus;
+            return ReplayResult.Diverged(recordedIndex, $"ExecutionCompleted ({Status(recorded)})", "no completion: the code is still waiting");
+        }
+
+        var status = Status(produced.OrchestrationStatus);
+        if (recordedIndex < 0)
+        {
+            return ReplayResult.Diverged(_completionEventIndex, Describe(history[_completionEventIndex]), $"CompleteOrchestration ({status})");
+        }
+
+        // The completion must come in the episode that recorded it: no episode may end in between.
+        for (var i = _completionEventIndex; i < recordedIndex; i++)
+        {
+            if (history[i].OrchestratorCompleted is not null)
+            {
+                return ReplayResult.Diverged(_completionEventIndex, Describe(history[_completionEventIndex]), $"CompleteOrchestration ({status})");
+            }
+        }
+
+        var recordedStatus = Status(history[recordedIndex].ExecutionCompleted.OrchestrationStatus);
+        return recordedStatus == status
+            ? ReplayResult.Deterministic(history.Count)
+            : ReplayResult.Diverged(recordedIndex, $"ExecutionCompleted ({recordedStatus})", $"CompleteOrchestration ({status})");
+
+        static string Status(OrchestrationStatus s) => s.FromProto().ToString();
+    }
+
     private bool Step(HistoryEvent e, int index, ReplaySynchronizationContext sync)
     {
         _eventIndex = index;
@@ -118,6 +179,12 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
         }
         catch (NonDeterministicOrchestrationException ex)
         {
+            if (_replayOnly)
+            {
+                _divergence = ex;
+                return false;
+            }
+
             Fail(FailureDetails.FromException(ex) with { StackTrace = null });
         }
 
@@ -314,6 +381,7 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
 
         var action = new OrchestratorAction { Id = _nextSequence++, CompleteOrchestration = complete };
         _completion = action;
+        _completionEventIndex = _eventIndex;
         return action;
     }
 

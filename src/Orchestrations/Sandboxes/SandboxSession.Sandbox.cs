@@ -1,0 +1,240 @@
+using KataWorkflows.Orchestrations.Contracts;
+using KataWorkflows.Orchestrations.Model;
+
+namespace KataWorkflows.Orchestrations.Sandboxes;
+
+internal sealed partial class SandboxSession
+{
+    /// <summary>
+    /// CreateSandbox in Kata's order (record, createNetwork, startVM, getGuestDetails, createContainers,
+    /// storeSandbox), and for RunSandbox the start after it. Each step that succeeds registers its undo; a
+    /// failure runs them in reverse, so a failed create leaves nothing behind.
+    /// </summary>
+    public async Task<SandboxOperationResult> CreateAsync(SandboxConfig requested, bool thenStart)
+    {
+        if (Record is not null)
+        {
+            throw new SandboxAlreadyExistsException($"sandbox {SandboxId} exists");
+        }
+
+        var config = requested.Validated();
+        var operation = thenStart ? "RunSandbox" : "CreateSandbox";
+        var undo = new Compensations();
+        var step = "createSandbox";
+        try
+        {
+            Update(new SandboxRecord
+            {
+                Id = SandboxId,
+                Config = config,
+                State = SandboxState.Ready,
+                Annotations = config.Annotations,
+                PendingOperation = _context.InstanceId,
+            });
+            await SaveAsync();
+            undo.Register("deleteSandbox", async _ =>
+            {
+                await StepAsync<bool>(SandboxActivities.RemoveSandboxStore, new VmRequest(SandboxTarget.Of(Record ?? Placeholder(config)), config), Compensations.Retry);
+                await DeleteRecordAsync();
+            });
+
+            step = SandboxActivities.CreateNetwork;
+            var network = await StepAsync<NetworkState>(step, new NetworkRequest(Target, config.NetworkConfig));
+            Update(Record! with { Network = network });
+            undo.Register(SandboxActivities.RemoveNetwork, _ =>
+                StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, config.NetworkConfig, network, Force: true), Compensations.Retry));
+
+            step = SandboxActivities.StartVm;
+            var vm = await StepAsync<VmState>(step, new VmRequest(Target, config, network));
+            Update(Record! with { Vm = vm });
+            undo.Register(SandboxActivities.StopVm, _ =>
+                StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, config, network, vm, Force: true), Compensations.Retry));
+
+            step = SandboxActivities.GetGuestDetails;
+            var guest = await StepAsync<GuestDetails>(step, new VmRequest(Target, config, network, vm));
+            Update(Record! with { GuestDetails = guest });
+
+            step = SandboxActivities.CreateContainers;
+            var containers = await StepAsync<List<ContainerRecord>>(step, new ContainersRequest(Target, config.Containers));
+            Update(Record! with { Containers = containers });
+            undo.Register(SandboxActivities.DeleteContainers, _ =>
+                StepAsync<bool>(SandboxActivities.DeleteContainers, new ContainersRequest(Target, config.Containers, Force: true), Compensations.Retry));
+
+            step = SandboxActivities.StoreSandbox;
+            await StepAsync<bool>(step, Record!);
+            undo.Register(SandboxActivities.RemoveSandboxStore, _ =>
+                StepAsync<bool>(SandboxActivities.RemoveSandboxStore, new VmRequest(Target, config), Compensations.Retry));
+
+            if (thenStart)
+            {
+                step = "startSandbox";
+                await StartCoreAsync();
+            }
+
+            Update(Record! with { PendingOperation = null });
+            await SaveAsync();
+            return Result();
+        }
+        catch (Exception ex)
+        {
+            var outcome = await undo.RunAsync();
+            if (outcome.Failures.Count > 0)
+            {
+                var reason = $"{operation} failed at {step}: {Cause(ex)}; undoing it failed: {string.Join("; ", outcome.Failures)}";
+                Update((Record ?? Placeholder(config)) with { CleanupReason = reason, PendingOperation = null });
+                await SaveAsync();
+                throw new SandboxCleanupRequiredException(SandboxId, reason);
+            }
+
+            throw new SandboxOperationCompensatedException(operation, SandboxId, step, Cause(ex), outcome.Ran);
+        }
+    }
+
+    private SandboxRecord Placeholder(SandboxConfig config) => new() { Id = SandboxId, Config = config };
+
+    /// <summary>StartSandbox: ready or stopped to running; a stopped sandbox gets its network and VM back first.</summary>
+    public async Task<SandboxOperationResult> StartAsync()
+    {
+        var record = RequireSandbox();
+        StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Running);
+        await StartCoreAsync();
+        return Result();
+    }
+
+    private async Task StartCoreAsync()
+    {
+        var record = Record!;
+        StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Running);
+        var undo = new Compensations();
+        try
+        {
+            if (record.Vm is null)
+            {
+                var network = await StepAsync<NetworkState>(SandboxActivities.CreateNetwork, new NetworkRequest(Target, record.Config.NetworkConfig));
+                Update(Record! with { Network = network });
+                undo.Register(SandboxActivities.RemoveNetwork, _ => StepAsync<bool>(
+                    SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, Force: true), Compensations.Retry));
+                var vm = await StepAsync<VmState>(SandboxActivities.StartVm, new VmRequest(Target, record.Config, network));
+                Update(Record! with { Vm = vm });
+                undo.Register(SandboxActivities.StopVm, _ => StepAsync<bool>(
+                    SandboxActivities.StopVm, new VmRequest(Target, record.Config, network, vm, Force: true), Compensations.Retry));
+            }
+
+            foreach (var container in Record!.Containers.Where(c => c.State is SandboxState.Ready or SandboxState.Stopped).ToList())
+            {
+                await StepAsync<bool>(SandboxActivities.StartContainer, new ContainerRequest(Target, container.Id));
+                Update(Record!.WithContainer(container with { State = SandboxState.Running }));
+                undo.Register($"{SandboxActivities.StopContainer} {container.Id}", _ => StepAsync<bool>(
+                    SandboxActivities.StopContainer, new ContainerRequest(Target, container.Id, Force: true), Compensations.Retry));
+            }
+
+            Update(Record! with { State = SandboxState.Running });
+            await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);
+        }
+        catch (Exception ex) when (ex is not Engine.EntityLockMisuseException)
+        {
+            // All or nothing: what this start did is undone and the record goes back to how it was.
+            var outcome = await undo.RunAsync();
+            Update(outcome.Failures.Count == 0
+                ? record
+                : record with { CleanupReason = $"StartSandbox failed: {Cause(ex)}; undoing it failed: {string.Join("; ", outcome.Failures)}" });
+            throw;
+        }
+    }
+
+    /// <summary>StopSandbox: containers, then the VM, then the network. A stopped sandbox is left as it is.</summary>
+    public async Task<SandboxOperationResult> StopAsync(bool force)
+    {
+        var record = RequireSandbox();
+        if (record.State == SandboxState.Stopped)
+        {
+            return Result();
+        }
+
+        StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Stopped);
+        foreach (var container in record.Containers.Where(c => c.State != SandboxState.Stopped))
+        {
+            await StepAsync<bool>(SandboxActivities.StopContainer, new ContainerRequest(Target, container.Id, force));
+            Update(Record!.WithContainer(container with { State = SandboxState.Stopped }));
+        }
+
+        if (Record!.Vm is { } vm)
+        {
+            await StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, Record.Network, vm, force));
+            Update(Record! with { Vm = null });
+        }
+
+        Update(Record! with { State = SandboxState.Stopped });
+        if (Record!.Network is { } network)
+        {
+            await StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, force));
+            Update(Record! with { Network = null });
+        }
+
+        await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);
+        return Result();
+    }
+
+    /// <summary>
+    /// DeleteSandbox: only a ready, paused or stopped sandbox. Unlike Kata, a VM still up is stopped here rather
+    /// than leaked, so a delete always leaves nothing behind.
+    /// </summary>
+    public async Task<SandboxOperationResult> DeleteAsync()
+    {
+        var record = RequireSandbox();
+        RequireSandboxState("Sandbox not ready, paused or stopped, impossible to delete", SandboxState.Ready, SandboxState.Paused, SandboxState.Stopped);
+        foreach (var container in record.Containers)
+        {
+            if (record.State != SandboxState.Paused)
+            {
+                RequireContainerState(container, "Container not ready or stopped, impossible to delete", SandboxState.Ready, SandboxState.Stopped);
+            }
+        }
+
+        if (record.Vm is { } vm)
+        {
+            await StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, record.Network, vm, Force: true));
+        }
+
+        if (record.Network is { } network)
+        {
+            await StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, Force: true));
+        }
+
+        await StepAsync<bool>(SandboxActivities.RemoveSandboxStore, new VmRequest(Target, record.Config));
+        await DeleteRecordAsync();
+        return Result();
+    }
+
+    /// <summary>PauseSandbox: running to paused, the VM and its running containers with it.</summary>
+    public async Task<SandboxOperationResult> PauseAsync()
+    {
+        var record = RequireSandbox();
+        StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Running, SandboxState.Paused);
+        await StepAsync<bool>(SandboxActivities.PauseVm, new VmRequest(Target, record.Config, record.Network, record.Vm));
+        Update(record with
+        {
+            State = SandboxState.Paused,
+            Vm = record.Vm is null ? null : record.Vm with { Paused = true },
+            Containers = record.Containers.Select(c => c.State == SandboxState.Running ? c with { State = SandboxState.Paused } : c).ToList(),
+        });
+        await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);
+        return Result();
+    }
+
+    /// <summary>ResumeSandbox: paused to running, the VM and its paused containers with it.</summary>
+    public async Task<SandboxOperationResult> ResumeAsync()
+    {
+        var record = RequireSandbox();
+        StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Paused, SandboxState.Running);
+        await StepAsync<bool>(SandboxActivities.ResumeVm, new VmRequest(Target, record.Config, record.Network, record.Vm));
+        Update(record with
+        {
+            State = SandboxState.Running,
+            Vm = record.Vm is null ? null : record.Vm with { Paused = false },
+            Containers = record.Containers.Select(c => c.State == SandboxState.Paused ? c with { State = SandboxState.Running } : c).ToList(),
+        });
+        await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);
+        return Result();
+    }
+}

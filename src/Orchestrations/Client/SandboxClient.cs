@@ -1,0 +1,193 @@
+using System.Text.RegularExpressions;
+using KataWorkflows.Engine;
+using KataWorkflows.Engine.Client;
+using KataWorkflows.Engine.Serialization;
+using KataWorkflows.Engine.Storage;
+using KataWorkflows.Orchestrations.Model;
+using KataWorkflows.Orchestrations.Sandboxes;
+
+namespace KataWorkflows.Orchestrations.Client;
+
+/// <summary>
+/// Starts sandbox calls as runs and reads sandbox records. A call with a request id always maps to the same
+/// instance id, so a retried request joins the run already made instead of running twice.
+/// </summary>
+public sealed partial class SandboxClient
+{
+    /// <summary>The longest request id accepted.</summary>
+    public const int MaxRequestIdLength = 64;
+
+    private readonly DurableTaskClient _client;
+    private readonly DataConverter _converter;
+
+    /// <summary>Creates a client over the engine's client.</summary>
+    public SandboxClient(DurableTaskClient client, DataConverter? converter = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        _client = client;
+        _converter = converter ?? DataConverter.Default;
+    }
+
+    /// <summary>The instance id of a call: derived from the request id when there is one.</summary>
+    /// <exception cref="InvalidSandboxArgumentException">The request id is too long or has characters outside [A-Za-z0-9_.-].</exception>
+    public static string InstanceIdFor(string operation, string sandboxId, string? requestId)
+    {
+        if (requestId is null)
+        {
+            return $"{operation}:{sandboxId}:{Guid.NewGuid():N}";
+        }
+
+        if (!RequestIdRegex().IsMatch(requestId))
+        {
+            throw new InvalidSandboxArgumentException(
+                "requestId", $"requestId must be 1 to {MaxRequestIdLength} characters of [A-Za-z0-9_.-], got '{(requestId.Length > 40 ? requestId[..40] + "…" : requestId)}'");
+        }
+
+        return $"{operation}:{sandboxId}:{requestId}";
+    }
+
+    /// <summary>
+    /// Validates a call and starts its run; returns the instance id. With a request id already used, returns the
+    /// existing run's id without starting another.
+    /// </summary>
+    /// <exception cref="SandboxCallException">The request is invalid (kind InvalidArgument); nothing was stored.</exception>
+    public async Task<string> StartAsync(string operation, SandboxRequest request, string? requestId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        string instanceId;
+        try
+        {
+            SandboxOrchestrations.ValidateRequest(operation, request);
+            instanceId = InstanceIdFor(operation, request.SandboxId, requestId);
+        }
+        catch (InvalidSandboxArgumentException ex)
+        {
+            throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
+        }
+
+        try
+        {
+            await _client.ScheduleNewOrchestrationInstanceAsync(
+                operation,
+                request,
+                new StartOrchestrationOptions
+                {
+                    InstanceId = instanceId,
+                    Tags = new Dictionary<string, string> { ["sandbox"] = request.SandboxId, ["operation"] = operation },
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (InstanceAlreadyExistsException) when (requestId is not null)
+        {
+            // The same request again: it joins the run the first one made.
+        }
+
+        return instanceId;
+    }
+
+    /// <summary>Waits for a run and returns its result, or throws what it failed with.</summary>
+    /// <exception cref="SandboxCallException">The run failed or was terminated.</exception>
+    public async Task<SandboxOperationResult> WaitAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var done = await _client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, cancellationToken).ConfigureAwait(false);
+        return Outcome(done);
+    }
+
+    /// <summary>The result of a finished run, or the exception it failed with.</summary>
+    /// <exception cref="SandboxCallException">The run failed or was terminated.</exception>
+    public SandboxOperationResult Outcome(OrchestrationMetadata run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return run.Status switch
+        {
+            OrchestrationRuntimeStatus.Completed => _converter.Deserialize<SandboxOperationResult>(run.SerializedOutput) ?? new SandboxOperationResult(),
+            OrchestrationRuntimeStatus.Terminated => throw new SandboxCallException(
+                SandboxErrorKind.Terminated, $"{run.Name} run {run.InstanceId} was terminated: {run.SerializedOutput}", run.InstanceId),
+            _ => throw new SandboxCallException(
+                SandboxCallException.KindOf(run.FailureDetails),
+                run.FailureDetails?.ErrorMessage ?? $"{run.Name} run {run.InstanceId} ended {run.Status}",
+                run.InstanceId,
+                run.FailureDetails),
+        };
+    }
+
+    /// <summary>Starts a call and waits for its result.</summary>
+    public async Task<SandboxOperationResult> RunAsync(string operation, SandboxRequest request, string? requestId = null, CancellationToken cancellationToken = default)
+    {
+        var instanceId = await StartAsync(operation, request, requestId, cancellationToken).ConfigureAwait(false);
+        return await WaitAsync(instanceId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The committed record of a sandbox (no lock is taken); null when it does not exist.</summary>
+    /// <exception cref="SandboxCallException">The id is invalid (kind InvalidArgument).</exception>
+    public async Task<SandboxRecord?> GetRecordAsync(string sandboxId, CancellationToken cancellationToken)
+    {
+        Validate(sandboxId);
+        var entity = await _client.GetEntityAsync(SandboxEntity.IdFor(sandboxId), includeState: true, cancellationToken).ConfigureAwait(false);
+        return entity?.SerializedState is { } state ? _converter.Deserialize<SandboxRecord>(state) : null;
+    }
+
+    /// <summary>StatusSandbox: the committed status, read without the lock.</summary>
+    /// <exception cref="SandboxCallException">Invalid id, or no such sandbox (kind NotFound).</exception>
+    public async Task<SandboxStatus> StatusAsync(string sandboxId, CancellationToken cancellationToken) =>
+        SandboxStatus.Of(await GetRecordAsync(sandboxId, cancellationToken).ConfigureAwait(false)
+            ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Sandbox {sandboxId} does not exist"));
+
+    /// <summary>StatusContainer: the committed status of one container, read without the lock.</summary>
+    /// <exception cref="SandboxCallException">Invalid ids, or no such sandbox or container (kind NotFound).</exception>
+    public async Task<ContainerStatus> StatusContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            SandboxIds.ValidateContainerId(containerId);
+        }
+        catch (InvalidSandboxArgumentException ex)
+        {
+            throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
+        }
+
+        var record = await GetRecordAsync(sandboxId, cancellationToken).ConfigureAwait(false)
+            ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Sandbox {sandboxId} does not exist");
+        return ContainerStatus.Of(record.FindContainer(containerId)
+            ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Container does not exist: {containerId}"));
+    }
+
+    /// <summary>ListSandbox: every sandbox's committed status, by id.</summary>
+    public async Task<IReadOnlyList<SandboxStatus>> ListAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<SandboxStatus>();
+        string? token = null;
+        do
+        {
+            var page = await _client.QueryEntitiesAsync(
+                new EntityListQuery { InstanceIdStartsWith = $"@{SandboxEntity.Name}@", IncludeState = true, PageSize = 500, ContinuationToken = token },
+                cancellationToken).ConfigureAwait(false);
+            foreach (var entity in page.Entities)
+            {
+                if (entity.SerializedState is { } state && _converter.Deserialize<SandboxRecord>(state) is { } record)
+                {
+                    list.Add(SandboxStatus.Of(record));
+                }
+            }
+
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        return list;
+    }
+
+    private static void Validate(string sandboxId)
+    {
+        try
+        {
+            SandboxIds.ValidateSandboxId(sandboxId);
+        }
+        catch (InvalidSandboxArgumentException ex)
+        {
+            throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex RequestIdRegex();
+}

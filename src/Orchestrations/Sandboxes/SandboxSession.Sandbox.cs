@@ -32,7 +32,7 @@ internal sealed partial class SandboxSession
                 PendingOperation = _context.InstanceId,
             });
             await SaveAsync();
-            undo.Register("deleteSandbox", async _ =>
+            undo.Register("deleteSandbox", async () =>
             {
                 await StepAsync<bool>(SandboxActivities.RemoveSandboxStore, new VmRequest(SandboxTarget.Of(Record ?? Placeholder(config)), config), Compensations.Retry);
                 await DeleteRecordAsync();
@@ -41,13 +41,13 @@ internal sealed partial class SandboxSession
             step = SandboxActivities.CreateNetwork;
             var network = await StepAsync<NetworkState>(step, new NetworkRequest(Target, config.NetworkConfig));
             Update(Record! with { Network = network });
-            undo.Register(SandboxActivities.RemoveNetwork, _ =>
+            undo.Register(SandboxActivities.RemoveNetwork, () =>
                 StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, config.NetworkConfig, network, Force: true), Compensations.Retry));
 
             step = SandboxActivities.StartVm;
             var vm = await StepAsync<VmState>(step, new VmRequest(Target, config, network));
             Update(Record! with { Vm = vm });
-            undo.Register(SandboxActivities.StopVm, _ =>
+            undo.Register(SandboxActivities.StopVm, () =>
                 StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, config, network, vm, Force: true), Compensations.Retry));
 
             step = SandboxActivities.GetGuestDetails;
@@ -57,12 +57,12 @@ internal sealed partial class SandboxSession
             step = SandboxActivities.CreateContainers;
             var containers = await StepAsync<List<ContainerRecord>>(step, new ContainersRequest(Target, config.Containers));
             Update(Record! with { Containers = containers });
-            undo.Register(SandboxActivities.DeleteContainers, _ =>
+            undo.Register(SandboxActivities.DeleteContainers, () =>
                 StepAsync<bool>(SandboxActivities.DeleteContainers, new ContainersRequest(Target, config.Containers, Force: true), Compensations.Retry));
 
             step = SandboxActivities.StoreSandbox;
             await StepAsync<bool>(step, Record!);
-            undo.Register(SandboxActivities.RemoveSandboxStore, _ =>
+            undo.Register(SandboxActivities.RemoveSandboxStore, () =>
                 StepAsync<bool>(SandboxActivities.RemoveSandboxStore, new VmRequest(Target, config), Compensations.Retry));
 
             if (thenStart)
@@ -112,11 +112,11 @@ internal sealed partial class SandboxSession
             {
                 var network = await StepAsync<NetworkState>(SandboxActivities.CreateNetwork, new NetworkRequest(Target, record.Config.NetworkConfig));
                 Update(Record! with { Network = network });
-                undo.Register(SandboxActivities.RemoveNetwork, _ => StepAsync<bool>(
+                undo.Register(SandboxActivities.RemoveNetwork, () => StepAsync<bool>(
                     SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, Force: true), Compensations.Retry));
                 var vm = await StepAsync<VmState>(SandboxActivities.StartVm, new VmRequest(Target, record.Config, network));
                 Update(Record! with { Vm = vm });
-                undo.Register(SandboxActivities.StopVm, _ => StepAsync<bool>(
+                undo.Register(SandboxActivities.StopVm, () => StepAsync<bool>(
                     SandboxActivities.StopVm, new VmRequest(Target, record.Config, network, vm, Force: true), Compensations.Retry));
             }
 
@@ -124,7 +124,7 @@ internal sealed partial class SandboxSession
             {
                 await StepAsync<bool>(SandboxActivities.StartContainer, new ContainerRequest(Target, container.Id));
                 Update(Record!.WithContainer(container with { State = SandboxState.Running }));
-                undo.Register($"{SandboxActivities.StopContainer} {container.Id}", _ => StepAsync<bool>(
+                undo.Register($"{SandboxActivities.StopContainer} {container.Id}", () => StepAsync<bool>(
                     SandboxActivities.StopContainer, new ContainerRequest(Target, container.Id, Force: true), Compensations.Retry));
             }
 

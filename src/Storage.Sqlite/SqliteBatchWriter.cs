@@ -1,0 +1,467 @@
+using System.Diagnostics;
+using KataWorkflows.Engine.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace KataWorkflows.Storage.Sqlite;
+
+/// <summary>
+/// The single writer of a database, doing group commit: it takes every batch waiting (up to the configured
+/// maximum), applies each inside its own savepoint of one <c>BEGIN IMMEDIATE</c> transaction and commits them
+/// together, so one disk flush serves many callers. A batch that fails is rolled back to its savepoint alone and
+/// only its caller sees the error; when the commit itself fails, every batch of the transaction fails.
+/// </summary>
+/// <remarks>
+/// It runs on a dedicated thread because SQLite calls block (a commit waits for fsync) and the thread pool
+/// should not. Every statement is prepared once on the writer connection and reused with new parameter values.
+/// </remarks>
+internal sealed class SqliteBatchWriter : IDisposable
+{
+    private const int SqliteConstraintError = 19;
+    private static readonly TimeSpan SlowCommit = TimeSpan.FromSeconds(1);
+
+    private readonly SqliteConnection _connection;
+    private readonly string _path;
+    private readonly int _maxBatchSize;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly Queue<SqliteEncodedBatch> _queue = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Statement> _statements = [];
+    private readonly Thread _thread;
+    private readonly ManualResetEventSlim _hold = new(initialState: true);
+    private long _transactions;
+    private long _batches;
+    private bool _stopping;
+    private bool _writerWaiting;
+
+    private readonly Statement _begin;
+    private readonly Statement _commit;
+    private readonly Statement _rollback;
+    private readonly Statement _savepoint;
+    private readonly Statement _release;
+    private readonly Statement _rollbackToSavepoint;
+    private readonly Statement _lastHistorySequence;
+    private readonly Statement _deleteInstance;
+    private readonly Statement _upsertInstance;
+    private readonly Statement _truncateHistory;
+    private readonly Statement _insertHistory;
+    private readonly Statement _insertMessage;
+    private readonly Statement _deleteMessage;
+    private readonly Statement _insertActivity;
+    private readonly Statement _deleteActivity;
+    private readonly Statement _upsertEntity;
+    private readonly Statement _deleteEntity;
+
+    public SqliteBatchWriter(SqliteConnection connection, string path, int maxBatchSize, ILogger logger)
+    {
+        _connection = connection;
+        _path = path;
+        _maxBatchSize = maxBatchSize;
+        _logger = logger;
+        try
+        {
+            _begin = Prepare("BEGIN IMMEDIATE");
+            _commit = Prepare("COMMIT");
+            _rollback = Prepare("ROLLBACK");
+            _savepoint = Prepare("SAVEPOINT batch");
+            _release = Prepare("RELEASE batch");
+            _rollbackToSavepoint = Prepare("ROLLBACK TO batch");
+            _lastHistorySequence = Prepare(
+                "SELECT MAX(SequenceNumber) FROM History WHERE InstanceId = $id AND ExecutionId = $execution", "$id", "$execution");
+            _deleteInstance = Prepare(
+                """
+                DELETE FROM Instances WHERE InstanceId = $id;
+                DELETE FROM History WHERE InstanceId = $id;
+                DELETE FROM Messages WHERE InstanceId = $id;
+                DELETE FROM Activities WHERE InstanceId = $id;
+                """,
+                "$id");
+            _upsertInstance = Prepare(
+                """
+                INSERT INTO Instances (InstanceId, Name, Version, ExecutionId, Status, CreatedAt, LastUpdatedAt, CompletedAt,
+                    ScheduledStartAt, Input, Output, CustomStatus, FailureDetails, ParentInstanceId, Tags, TraceParent)
+                VALUES ($id, $name, $version, $execution, $status, $created, $updated, $completed,
+                    $scheduled, $input, $output, $customStatus, $failure, $parent, $tags, $traceParent)
+                ON CONFLICT (InstanceId) DO UPDATE SET
+                    Name = excluded.Name, Version = excluded.Version, ExecutionId = excluded.ExecutionId, Status = excluded.Status,
+                    CreatedAt = excluded.CreatedAt, LastUpdatedAt = excluded.LastUpdatedAt, CompletedAt = excluded.CompletedAt,
+                    ScheduledStartAt = excluded.ScheduledStartAt, Input = excluded.Input, Output = excluded.Output,
+                    CustomStatus = excluded.CustomStatus, FailureDetails = excluded.FailureDetails,
+                    ParentInstanceId = excluded.ParentInstanceId, Tags = excluded.Tags, TraceParent = excluded.TraceParent
+                """,
+                "$id", "$name", "$version", "$execution", "$status", "$created", "$updated", "$completed",
+                "$scheduled", "$input", "$output", "$customStatus", "$failure", "$parent", "$tags", "$traceParent");
+            _truncateHistory = Prepare("DELETE FROM History WHERE InstanceId = $id AND ExecutionId <> $keep", "$id", "$keep");
+            _insertHistory = Prepare(
+                "INSERT INTO History (InstanceId, ExecutionId, SequenceNumber, EventType, Data) VALUES ($id, $execution, $sequence, $type, $data)",
+                "$id", "$execution", "$sequence", "$type", "$data");
+            _insertMessage = Prepare(
+                "INSERT OR REPLACE INTO Messages (Sequence, InstanceId, VisibleAt, Data) VALUES ($sequence, $id, $visibleAt, $data)",
+                "$sequence", "$id", "$visibleAt", "$data");
+            _deleteMessage = Prepare("DELETE FROM Messages WHERE Sequence = $sequence", "$sequence");
+            _insertActivity = Prepare(
+                "INSERT OR REPLACE INTO Activities (Sequence, InstanceId, Data) VALUES ($sequence, $id, $data)", "$sequence", "$id", "$data");
+            _deleteActivity = Prepare("DELETE FROM Activities WHERE Sequence = $sequence", "$sequence");
+            _upsertEntity = Prepare(
+                """
+                INSERT OR REPLACE INTO Entities (InstanceId, State, LastModifiedAt, LockedBy, CriticalSectionId, LockSet)
+                VALUES ($id, $state, $modified, $lockedBy, $criticalSection, $lockSet)
+                """,
+                "$id", "$state", "$modified", "$lockedBy", "$criticalSection", "$lockSet");
+            _deleteEntity = Prepare("DELETE FROM Entities WHERE InstanceId = $id", "$id");
+        }
+        catch
+        {
+            DisposeStatements();
+            throw;
+        }
+
+        _thread = new Thread(Run) { IsBackground = true, Name = "KataWorkflows SQLite writer" };
+    }
+
+    /// <summary>Transactions committed so far (tests use it to see batches share one).</summary>
+    public long Transactions => Interlocked.Read(ref _transactions);
+
+    /// <summary>Batches committed so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Keeps the writer from taking the next group until <see cref="Resume"/> (tests queue batches meanwhile).</summary>
+    public void Hold() => _hold.Reset();
+
+    /// <summary>Lets the writer go on.</summary>
+    public void Resume() => _hold.Set();
+
+    /// <summary>Starts the writer thread.</summary>
+    public void Start() => _thread.Start();
+
+    /// <summary>Queues a batch; the returned task completes when the transaction carrying it committed.</summary>
+    public Task Enqueue(SqliteEncodedBatch batch)
+    {
+        lock (_gate)
+        {
+            if (_stopping)
+            {
+                throw new ObjectDisposedException(nameof(SqliteStoreBackend), $"The SQLite store '{_path}' is closed.");
+            }
+
+            _queue.Enqueue(batch);
+            if (_writerWaiting)
+            {
+                Monitor.Pulse(_gate);
+            }
+        }
+
+        return batch.Completion.Task;
+    }
+
+    /// <summary>Stops taking batches, lets the writer commit what is queued, and waits for it to exit.</summary>
+    public Task StopAsync()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.Pulse(_gate);
+        }
+
+        _hold.Set();
+
+        return _thread.ThreadState == System.Threading.ThreadState.Unstarted ? Task.CompletedTask : _stopped.Task;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        DisposeStatements();
+        _hold.Dispose();
+        _connection.Dispose();
+    }
+
+    private void Run()
+    {
+        var group = new List<SqliteEncodedBatch>(_maxBatchSize);
+        try
+        {
+            while (true)
+            {
+                _hold.Wait();
+                lock (_gate)
+                {
+                    if (!_hold.IsSet)
+                    {
+                        // Held again since the wait above: batches queued meanwhile wait for one group.
+                        continue;
+                    }
+
+                    if (_queue.Count == 0)
+                    {
+                        if (_stopping)
+                        {
+                            return;
+                        }
+
+                        _writerWaiting = true;
+                        Monitor.Wait(_gate);
+                        _writerWaiting = false;
+                        continue;
+                    }
+
+                    while (group.Count < _maxBatchSize && _queue.TryDequeue(out var batch))
+                    {
+                        group.Add(batch);
+                    }
+                }
+
+                CommitGroup(group);
+                group.Clear();
+            }
+        }
+        catch (Exception ex)
+        {
+            // Not reached by SQLite errors (CommitGroup handles those); anything else must not leave callers hanging.
+            Log.WriterCrashed(_logger, _path, ex);
+            lock (_gate)
+            {
+                _stopping = true;
+                group.AddRange(_queue);
+                _queue.Clear();
+            }
+
+            foreach (var batch in group)
+            {
+                batch.Completion.TrySetException(ex);
+            }
+        }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    private void CommitGroup(List<SqliteEncodedBatch> group)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            _begin.Execute();
+            foreach (var batch in group)
+            {
+                _savepoint.Execute();
+                try
+                {
+                    Apply(batch);
+                    _release.Execute();
+                }
+                catch (Exception ex)
+                {
+                    // Whatever went wrong belongs to this batch alone: its caller gets the error, the others commit.
+                    batch.Error = ex;
+                    Log.BatchRejected(_logger, _path, ex.Message);
+
+                    // Throws when SQLite already rolled the whole transaction back (disk full, I/O error): then every batch fails below.
+                    _rollbackToSavepoint.Execute();
+                    _release.Execute();
+                }
+            }
+
+            _commit.Execute();
+            Interlocked.Increment(ref _transactions);
+            Interlocked.Add(ref _batches, group.Count(b => b.Error is null));
+        }
+        catch (Exception ex)
+        {
+            TryRollback();
+            Log.CommitFailed(_logger, _path, group.Count, ex);
+            foreach (var batch in group)
+            {
+                batch.Error ??= ex;
+            }
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (elapsed >= SlowCommit)
+        {
+            Log.SlowCommit(_logger, _path, group.Count, (long)elapsed.TotalMilliseconds);
+        }
+        else
+        {
+            Log.GroupCommitted(_logger, _path, group.Count, elapsed.TotalMilliseconds);
+        }
+
+        foreach (var batch in group)
+        {
+            if (batch.Error is { } error)
+            {
+                batch.Completion.TrySetException(error);
+            }
+            else
+            {
+                batch.Completion.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Applies one batch in the order the in-memory backend does.</summary>
+    private void Apply(SqliteEncodedBatch encoded)
+    {
+        var batch = encoded.Batch;
+
+        // The duplicate-episode guard looks at the history as it was before this batch, like the in-memory backend;
+        // the History primary key backs it up.
+        foreach (var append in batch.AppendHistory)
+        {
+            if (batch.DeleteInstances.Contains(append.InstanceId))
+            {
+                continue;
+            }
+
+            _lastHistorySequence.Set(0, append.InstanceId).Set(1, append.ExecutionId);
+            if (_lastHistorySequence.ExecuteScalar() is long last && last >= append.FirstSequence)
+            {
+                throw DuplicateHistory(append.InstanceId, append.FirstSequence, null);
+            }
+        }
+
+        foreach (var id in batch.DeleteInstances)
+        {
+            _deleteInstance.Set(0, id).Execute();
+        }
+
+        for (var i = 0; i < batch.UpsertInstances.Count; i++)
+        {
+            var m = batch.UpsertInstances[i];
+            _upsertInstance
+                .Set(0, m.InstanceId).Set(1, m.Name).Set(2, m.Version).Set(3, m.ExecutionId).Set(4, (int)m.Status)
+                .Set(5, SqliteRecords.ToTicks(m.CreatedAt)).Set(6, SqliteRecords.ToTicks(m.LastUpdatedAt))
+                .Set(7, SqliteRecords.ToTicksOrNull(m.CompletedAt)).Set(8, SqliteRecords.ToTicksOrNull(m.ScheduledStartAt))
+                .Set(9, m.SerializedInput).Set(10, m.SerializedOutput).Set(11, m.SerializedCustomStatus)
+                .Set(12, encoded.InstanceFailures[i]).Set(13, m.ParentInstanceId).Set(14, encoded.InstanceTags[i]).Set(15, m.TraceParent)
+                .Execute();
+        }
+
+        foreach (var (instanceId, keep) in batch.TruncateHistory)
+        {
+            _truncateHistory.Set(0, instanceId).Set(1, keep).Execute();
+        }
+
+        for (var i = 0; i < batch.AppendHistory.Count; i++)
+        {
+            var append = batch.AppendHistory[i];
+            var data = encoded.History[i];
+            _insertHistory.Set(0, append.InstanceId).Set(1, append.ExecutionId);
+            for (var j = 0; j < data.Length; j++)
+            {
+                var sequence = append.FirstSequence + j;
+                _insertHistory.Set(2, sequence).Set(3, (int)append.Events[j].EventTypeCase).Set(4, data[j]);
+                try
+                {
+                    _insertHistory.Execute();
+                }
+                catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraintError)
+                {
+                    throw DuplicateHistory(append.InstanceId, sequence, ex);
+                }
+            }
+        }
+
+        for (var i = 0; i < batch.InsertMessages.Count; i++)
+        {
+            var message = batch.InsertMessages[i];
+            _insertMessage.Set(0, message.Sequence).Set(1, message.InstanceId).Set(2, SqliteRecords.ToTicksOrNull(message.VisibleAt))
+                .Set(3, encoded.Messages[i]).Execute();
+        }
+
+        foreach (var sequence in batch.DeleteMessages)
+        {
+            _deleteMessage.Set(0, sequence).Execute();
+        }
+
+        for (var i = 0; i < batch.InsertActivities.Count; i++)
+        {
+            var activity = batch.InsertActivities[i];
+            _insertActivity.Set(0, activity.Sequence).Set(1, activity.Request.OrchestrationInstance?.InstanceId ?? string.Empty)
+                .Set(2, encoded.Activities[i]).Execute();
+        }
+
+        foreach (var sequence in batch.DeleteActivities)
+        {
+            _deleteActivity.Set(0, sequence).Execute();
+        }
+
+        for (var i = 0; i < batch.UpsertEntities.Count; i++)
+        {
+            var entity = batch.UpsertEntities[i];
+            _upsertEntity.Set(0, entity.InstanceId).Set(1, entity.SerializedState).Set(2, SqliteRecords.ToTicks(entity.LastModifiedAt))
+                .Set(3, entity.LockedBy).Set(4, entity.CriticalSectionId).Set(5, encoded.EntityLockSets[i]).Execute();
+        }
+
+        foreach (var id in batch.DeleteEntities)
+        {
+            _deleteEntity.Set(0, id).Execute();
+        }
+    }
+
+    private static InvalidOperationException DuplicateHistory(string instanceId, int sequence, Exception? inner) =>
+        new($"History of '{instanceId}' already has event #{sequence}: two workers ran the same episode.", inner);
+
+    private void TryRollback()
+    {
+        try
+        {
+            _rollback.Execute();
+        }
+        catch (SqliteException)
+        {
+            // No transaction is open (BEGIN failed, or SQLite rolled back already); nothing is left to undo.
+        }
+    }
+
+    private Statement Prepare(string sql, params string[] parameters)
+    {
+        var statement = new Statement(_connection, sql, parameters);
+        _statements.Add(statement);
+        return statement;
+    }
+
+    private void DisposeStatements()
+    {
+        foreach (var statement in _statements)
+        {
+            statement.Dispose();
+        }
+
+        _statements.Clear();
+    }
+
+    /// <summary>A prepared command whose parameters are bound by position and reused for every row.</summary>
+    private sealed class Statement : IDisposable
+    {
+        private readonly SqliteCommand _command;
+        private readonly SqliteParameter[] _parameters;
+
+        public Statement(SqliteConnection connection, string sql, string[] parameters)
+        {
+            _command = connection.CreateCommand();
+            _command.CommandText = sql;
+            _parameters = new SqliteParameter[parameters.Length];
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                _parameters[i] = _command.Parameters.Add(new SqliteParameter(parameters[i], DBNull.Value));
+            }
+
+            _command.Prepare();
+        }
+
+        public Statement Set(int index, object? value)
+        {
+            _parameters[index].Value = value ?? DBNull.Value;
+            return this;
+        }
+
+        public void Execute() => _command.ExecuteNonQuery();
+
+        public object? ExecuteScalar() => _command.ExecuteScalar();
+
+        public void Dispose() => _command.Dispose();
+    }
+}

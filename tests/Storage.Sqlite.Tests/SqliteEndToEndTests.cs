@@ -1,0 +1,91 @@
+using KataWorkflows.Engine;
+using KataWorkflows.Engine.Client;
+using KataWorkflows.Engine.Storage;
+using KataWorkflows.Engine.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace KataWorkflows.Storage.Sqlite.Tests;
+
+public sealed class SqliteEndToEndTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task An_orchestration_runs_to_completion_and_a_new_store_reads_its_history_back()
+    {
+        using var db = new TempDatabase();
+        var registry = new DurableTaskRegistry();
+        registry.AddActivityFunc<int, int>("inc", (ctx, x) => Task.FromResult(x + 1));
+        registry.AddOrchestratorFunc<int, int>("wf", async (ctx, x) =>
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                x = await ctx.CallActivityAsync<int>("inc", x);
+            }
+
+            return x;
+        });
+
+        string id;
+        IReadOnlyList<Microsoft.DurableTask.Protobuf.HistoryEvent> history;
+        await using (var store = SqliteOrchestrationStore.Create(db.Options()))
+        {
+            using var services = new ServiceCollection().BuildServiceProvider();
+            using var worker = new DurableTaskWorker(store, registry, services, Options.Create(new DurableTaskWorkerOptions()), NullLoggerFactory.Instance);
+            await store.StartAsync(Ct);
+            await worker.StartAsync(Ct);
+            var client = new StoreDurableTaskClient(store);
+            id = await client.ScheduleNewOrchestrationInstanceAsync("wf", 10, cancellationToken: Ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            var done = await client.WaitForInstanceCompletionAsync(id, true, timeout.Token);
+            Assert.Equal(OrchestrationRuntimeStatus.Completed, done.Status);
+            Assert.Equal("14", done.SerializedOutput);
+            history = await client.GetHistoryAsync(id, cancellationToken: Ct);
+            await worker.StopAsync(CancellationToken.None);
+        }
+
+        await using var reopened = SqliteOrchestrationStore.Create(db.Options());
+        await reopened.StartAsync(Ct);
+        var readClient = new StoreDurableTaskClient(reopened);
+        var instance = await readClient.GetInstanceAsync(id, true, Ct);
+        Assert.NotNull(instance);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, instance.Status);
+        Assert.Equal("14", instance.SerializedOutput);
+        var reread = await readClient.GetHistoryAsync(id, cancellationToken: Ct);
+        Assert.Equal(history, reread);
+        Assert.Equal(4, reread.Count(e => e.TaskScheduled is not null));
+        Assert.Equal(4, reread.Count(e => e.TaskCompleted is not null));
+        Assert.Contains(reread, e => e.ExecutionCompleted is not null);
+        var backend = Assert.IsType<SqliteStoreBackend>(reopened.Backend);
+        var state = await backend.OpenAsync(Ct);
+        Assert.Empty(state.ActiveInstances);
+        Assert.Empty(state.Activities);
+    }
+
+    [Fact]
+    public async Task UseSqlite_registers_the_backend_with_the_configured_path()
+    {
+        using var db = new TempDatabase();
+        var services = new ServiceCollection();
+        services.AddDurableTaskEngine(b => b.UseSqlite(o =>
+        {
+            o.Path = db.Path;
+            o.Synchronous = SqliteSynchronousMode.Normal;
+        }));
+        await using var provider = services.BuildServiceProvider();
+        var backend = Assert.IsType<SqliteStoreBackend>(provider.GetRequiredService<IStoreBackend>());
+        Assert.Equal(db.Path, backend.DatabasePath);
+        Assert.Equal($"sqlite:{db.Path}", backend.Description);
+    }
+
+    [Fact]
+    public void UseSqlite_without_a_path_fails_naming_Path()
+    {
+        var services = new ServiceCollection();
+        var ex = Assert.Throws<ArgumentException>(() => services.AddDurableTaskEngine(b => b.UseSqlite(_ => { })));
+        Assert.Equal("Path", ex.ParamName);
+    }
+}

@@ -1,0 +1,113 @@
+using KataWorkflows.Engine.Storage;
+
+namespace KataWorkflows.Storage.Sqlite.Tests;
+
+public sealed class SqliteGroupCommitTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Concurrent_commits_all_complete_and_are_durable()
+    {
+        const int Callers = 400;
+        using var db = new TempDatabase();
+        await using (var backend = db.NewBackend())
+        {
+            await backend.OpenAsync(Ct);
+            await Task.WhenAll(Enumerable.Range(1, Callers).Select(i => Task.Run(() => backend.CommitAsync(NewInstanceBatch(i), Ct), Ct)));
+            Assert.Equal(Callers, backend.Writer!.Batches);
+            Assert.True(backend.Writer.Transactions <= Callers);
+        }
+
+        await using var reopened = db.NewBackend();
+        var state = await reopened.OpenAsync(Ct);
+        Assert.Equal(Callers, state.ActiveInstances.Count);
+        Assert.Equal(Callers, state.Messages.Count);
+        Assert.Equal(Callers, state.MaxSequence);
+        Assert.Single(await reopened.ReadHistoryAsync("i-17", null, Ct));
+    }
+
+    [Fact]
+    public async Task A_conflicting_batch_fails_alone_while_the_rest_of_its_transaction_commits()
+    {
+        using var db = new TempDatabase();
+        await using var backend = db.NewBackend();
+        await backend.OpenAsync(Ct);
+        var existing = new StoreBatch();
+        existing.AppendHistory.Add(new HistoryAppend("dup", "e1", 0, [TempDatabase.Event(0), TempDatabase.Event(1)]));
+        await backend.CommitAsync(existing, Ct);
+        var transactionsBefore = backend.Writer!.Transactions;
+
+        var conflicting = NewInstanceBatch(100);
+        conflicting.AppendHistory.Add(new HistoryAppend("dup", "e1", 1, [TempDatabase.Event(1)]));
+        backend.Writer.Hold();
+        var good = Enumerable.Range(1, 9).Select(i => backend.CommitAsync(NewInstanceBatch(i), Ct)).ToList();
+        var bad = backend.CommitAsync(conflicting, Ct);
+        good.Add(backend.CommitAsync(NewInstanceBatch(10), Ct));
+        backend.Writer.Resume();
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => bad);
+        Assert.Contains("History of 'dup' already has event #1", ex.Message, StringComparison.Ordinal);
+        await Task.WhenAll(good);
+        Assert.Equal(transactionsBefore + 1, backend.Writer.Transactions);
+
+        var state = await backend.OpenAsync(Ct);
+        Assert.Equal(10, state.ActiveInstances.Count);
+        Assert.DoesNotContain(state.ActiveInstances, i => i.InstanceId == "i-100");
+        Assert.DoesNotContain(state.Messages, m => m.Sequence == 100);
+        Assert.Equal(2, (await backend.ReadHistoryAsync("dup", "e1", Ct)).Count);
+    }
+
+    [Fact]
+    public async Task A_group_carries_at_most_MaxBatchSize_batches()
+    {
+        using var db = new TempDatabase();
+        await using var backend = db.NewBackend(maxBatchSize: 3);
+        await backend.OpenAsync(Ct);
+        backend.Writer!.Hold();
+        var commits = Enumerable.Range(1, 10).Select(i => backend.CommitAsync(NewInstanceBatch(i), Ct)).ToList();
+        backend.Writer.Resume();
+        await Task.WhenAll(commits);
+        Assert.Equal(4, backend.Writer.Transactions);
+    }
+
+    [Fact]
+    public async Task A_queued_batch_is_not_visible_to_reads_before_it_commits()
+    {
+        using var db = new TempDatabase();
+        await using var backend = db.NewBackend();
+        await backend.OpenAsync(Ct);
+        backend.Writer!.Hold();
+        var commit = backend.CommitAsync(NewInstanceBatch(1), Ct);
+        Assert.Null(await backend.ReadInstanceAsync("i-1", false, Ct));
+        Assert.False(commit.IsCompleted);
+        backend.Writer.Resume();
+        await commit;
+        Assert.NotNull(await backend.ReadInstanceAsync("i-1", false, Ct));
+    }
+
+    [Fact]
+    public async Task Dispose_commits_the_batches_still_queued()
+    {
+        using var db = new TempDatabase();
+        var backend = db.NewBackend();
+        await backend.OpenAsync(Ct);
+        backend.Writer!.Hold();
+        var commits = Enumerable.Range(1, 50).Select(i => backend.CommitAsync(NewInstanceBatch(i), Ct)).ToList();
+        await backend.DisposeAsync();
+        Assert.All(commits, c => Assert.True(c.IsCompletedSuccessfully));
+
+        await using var reopened = db.NewBackend();
+        Assert.Equal(50, (await reopened.OpenAsync(Ct)).Messages.Count);
+    }
+
+    private static StoreBatch NewInstanceBatch(int i)
+    {
+        var id = $"i-{i}";
+        var batch = new StoreBatch();
+        batch.UpsertInstances.Add(TempDatabase.Instance(id));
+        batch.AppendHistory.Add(new HistoryAppend(id, "e1", 0, [TempDatabase.Event(0)]));
+        batch.InsertMessages.Add(new StoredMessage(i, id, null, TempDatabase.Event(i)));
+        return batch;
+    }
+}

@@ -86,7 +86,9 @@ public sealed record SandboxTarget(string SandboxId, string HypervisorType, stri
     public static SandboxTarget Of(SandboxRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        return new(record.Id, record.Config.HypervisorType, record.Config.AgentType, record.Config.NetworkConfig.InterworkingModel);
+        // A sandbox that runs in the host's network namespace needs no interworking, whatever the model says.
+        var network = record.Config.NetworkConfig;
+        return new(record.Id, record.Config.HypervisorType, record.Config.AgentType, network.DisableNewNetNs ? "none" : network.InterworkingModel);
     }
 }
 

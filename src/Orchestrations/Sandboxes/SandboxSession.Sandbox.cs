@@ -39,13 +39,21 @@ internal sealed partial class SandboxSession
             });
 
             step = SandboxActivities.CreateNetwork;
-            var network = await StepAsync<NetworkState>(step, new NetworkRequest(Target, config.NetworkConfig));
+            var network = await UndoIfTimedOut(
+                StepAsync<NetworkState>(step, new NetworkRequest(Target, config.NetworkConfig)),
+                undo,
+                SandboxActivities.RemoveNetwork,
+                () => StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, config.NetworkConfig, null, Force: true), Compensations.Retry));
             Update(Record! with { Network = network });
             undo.Register(SandboxActivities.RemoveNetwork, () =>
                 StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, config.NetworkConfig, network, Force: true), Compensations.Retry));
 
             step = SandboxActivities.StartVm;
-            var vm = await StepAsync<VmState>(step, new VmRequest(Target, config, network));
+            var vm = await UndoIfTimedOut(
+                StepAsync<VmState>(step, new VmRequest(Target, config, network)),
+                undo,
+                SandboxActivities.StopVm,
+                () => StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, config, network, null, Force: true), Compensations.Retry));
             Update(Record! with { Vm = vm });
             undo.Register(SandboxActivities.StopVm, () =>
                 StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, config, network, vm, Force: true), Compensations.Retry));
@@ -55,7 +63,11 @@ internal sealed partial class SandboxSession
             Update(Record! with { GuestDetails = guest });
 
             step = SandboxActivities.CreateContainers;
-            var containers = await StepAsync<List<ContainerRecord>>(step, new ContainersRequest(Target, config.Containers));
+            var containers = await UndoIfTimedOut(
+                StepAsync<List<ContainerRecord>>(step, new ContainersRequest(Target, config.Containers)),
+                undo,
+                SandboxActivities.DeleteContainers,
+                () => StepAsync<bool>(SandboxActivities.DeleteContainers, new ContainersRequest(Target, config.Containers, Force: true), Compensations.Retry));
             Update(Record! with { Containers = containers });
             undo.Register(SandboxActivities.DeleteContainers, () =>
                 StepAsync<bool>(SandboxActivities.DeleteContainers, new ContainersRequest(Target, config.Containers, Force: true), Compensations.Retry));
@@ -87,6 +99,23 @@ internal sealed partial class SandboxSession
             }
 
             throw new SandboxOperationCompensatedException(operation, SandboxId, step, Cause(ex), outcome.Ran);
+        }
+    }
+
+    /// <summary>
+    /// A step that timed out may still finish after the call gave up on it, so its undo is registered as well
+    /// (every undo is safe to run when the step did nothing). A step that failed did nothing to undo.
+    /// </summary>
+    private static async Task<T> UndoIfTimedOut<T>(Task<T> step, Compensations undo, string name, Func<Task> compensation)
+    {
+        try
+        {
+            return await step;
+        }
+        catch (TimeoutException)
+        {
+            undo.Register(name, compensation);
+            throw;
         }
     }
 

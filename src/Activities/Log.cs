@@ -1,0 +1,29 @@
+using KataWorkflows.Activities.Faults;
+using Microsoft.Extensions.Logging;
+
+namespace KataWorkflows.Activities;
+
+/// <summary>Every log message of the activities and drivers, with stable event ids (4000-4999).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(4001, LogLevel.Warning, "{Step} of sandbox {SandboxId}: {Operation} failed and was skipped (force)")]
+    public static partial void ForcedFailureSkipped(ILogger logger, string step, string sandboxId, string operation, Exception exception);
+
+    [LoggerMessage(4002, LogLevel.Warning, "{Step} of sandbox {SandboxId}: the agent did not stop the sandbox; the VM is stopped anyway")]
+    public static partial void AgentDidNotStop(ILogger logger, string step, string sandboxId, Exception exception);
+
+    [LoggerMessage(4003, LogLevel.Warning, "{Step} of sandbox {SandboxId} failed; undoing {Operation} before reporting the failure")]
+    public static partial void UndoingPartialStep(ILogger logger, string step, string sandboxId, string operation, Exception exception);
+
+    [LoggerMessage(4004, LogLevel.Error, "{Step} of sandbox {SandboxId}: undoing {Operation} failed too; it is left for cleanup")]
+    public static partial void UndoFailed(ILogger logger, string step, string sandboxId, string operation, Exception exception);
+
+    [LoggerMessage(4005, LogLevel.Debug, "{Step} of sandbox {SandboxId}: SIGKILL to container {ContainerId} failed; ignored as in Kata")]
+    public static partial void KillIgnored(ILogger logger, string step, string sandboxId, string containerId, Exception exception);
+
+    [LoggerMessage(4101, LogLevel.Warning, "Injected fault {Mode} at {Step} ({Point}) for sandbox {SandboxId}: {Occurrence}")]
+    public static partial void FaultInjected(ILogger logger, string mode, string step, FaultPoint point, string sandboxId, string occurrence);
+
+    [LoggerMessage(4102, LogLevel.Critical, "Killing this process with SIGKILL at {Step} ({Point}) for sandbox {SandboxId}: injected fault")]
+    public static partial void KillingProcess(ILogger logger, string step, FaultPoint point, string sandboxId);
+}

@@ -1,0 +1,18 @@
+using KataWorkflows.Engine;
+using KataWorkflows.Orchestrations.Contracts;
+
+namespace KataWorkflows.Activities.Sandboxes;
+
+/// <summary><see cref="SandboxActivities.ResumeContainer"/>: thaws a container.</summary>
+public sealed class ResumeContainerActivity(SandboxActivityServices services) : SandboxActivity<ContainerRequest, bool>(services)
+{
+    /// <inheritdoc />
+    public override async Task<bool> RunAsync(TaskActivityContext context, ContainerRequest input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var id = input.Target.SandboxId;
+        var agent = Drivers.GetAgent(input.Target.AgentType);
+        await CallAsync(context, id, "agent.resumeContainer", input.Force, ct => agent.ResumeContainerAsync(id, input.ContainerId, ct)).ConfigureAwait(false);
+        return true;
+    }
+}

@@ -387,9 +387,18 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
 
     private void Fail(FailureDetails failure)
     {
-        // A failed orchestration only records its failure and the release of its locks.
+        // A failed orchestration only records its failure and the release of its locks. Releases already queued in
+        // this episode (a critical section disposed while the exception unwound) must still go out: the section is
+        // closed, so the completion below has nothing left to release for it.
+        var releases = _actionOrder.FindAll(a => _pendingActions.ContainsKey(a.Id) && a.SendEntityMessage?.EntityUnlockSent is not null);
         _pendingActions.Clear();
         _actionOrder.Clear();
+        foreach (var release in releases)
+        {
+            _pendingActions.Add(release.Id, release);
+            _actionOrder.Add(release);
+        }
+
         Complete(OrchestrationStatus.Failed, null, failure);
     }
 

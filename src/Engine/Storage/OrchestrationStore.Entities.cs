@@ -118,12 +118,15 @@ public sealed partial class OrchestrationStore
                 }
 
                 changed.Add((entry, record, TakeLease(entry, TimeSpan.FromMinutes(1), now), remove));
+                entry.Committing = true;
             }
         }
 
+        var committed = false;
         try
         {
             await _backend.CommitAsync(batch, CancellationToken.None).ConfigureAwait(false);
+            committed = true;
         }
         finally
         {
@@ -138,6 +141,13 @@ public sealed partial class OrchestrationStore
                     }
 
                     ReleaseLease(entry);
+                    if (!committed)
+                    {
+                        // Memory follows the backend: nothing was released or removed.
+                        MakeReady(entry, now);
+                        continue;
+                    }
+
                     entry.Entity = record;
                     if (remove && entry.Inbox.Count == 0)
                     {
@@ -217,6 +227,8 @@ public sealed partial class OrchestrationStore
                 {
                     batch.UpsertEntities.Add(record);
                 }
+
+                entry.Committing = true;
             }
 
             await CommitEntityStepAsync(entry, token, batch, consumed, record, deliveries, created: []).ConfigureAwait(false);
@@ -292,6 +304,8 @@ public sealed partial class OrchestrationStore
             {
                 batch.UpsertEntities.Add(record);
             }
+
+            entry.Committing = true;
         }
 
         await CommitEntityStepAsync(entry, workItem.LeaseToken, batch, consumed, record, deliveries, created).ConfigureAwait(false);
@@ -342,6 +356,7 @@ public sealed partial class OrchestrationStore
                     child.Removed = true;
                 }
 
+                entry.Committing = false;
                 if (entry.LeaseToken == token)
                 {
                     ReleaseLease(entry);

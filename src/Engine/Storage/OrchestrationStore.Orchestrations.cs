@@ -101,6 +101,14 @@ public sealed partial class OrchestrationStore
             if (checkpoint.StartsNewExecution)
             {
                 batch.TruncateHistory.Add((id, metadata.ExecutionId));
+
+                // Timers and activity results still waiting belong to the execution that ended: delivered to the
+                // new one, they would complete its tasks of the same ids.
+                foreach (var m in entry.Inbox.FindAll(m => !sequences.Contains(m.Sequence) && (m.ActivitySequence != 0 || m.Event.TimerFired is not null)))
+                {
+                    consumed.Add(m);
+                    AddConsumption(batch, m);
+                }
             }
 
             if (checkpoint.NewHistory.Count > 0)
@@ -168,6 +176,7 @@ public sealed partial class OrchestrationStore
 
             batch.InsertMessages.AddRange(selfMessages);
             batch.InsertActivities.AddRange(activities);
+            entry.Committing = true;
         }
 
         try
@@ -186,12 +195,16 @@ public sealed partial class OrchestrationStore
 
                 foreach (var (target, _) in deliveries)
                 {
-                    if (target.IsEntity && target.Entity!.IsEmpty && target.Inbox.Count == 0 && target.LeaseToken == 0)
+                    if (target.IsEntity && target.Entity!.IsEmpty && target.Inbox.Count == 0 && target.LeaseToken == 0
+                        && _instances.TryGetValue(target.InstanceId, out var current) && ReferenceEquals(current, target))
                     {
+                        // Flagged, so a signal that resolved this entry meanwhile delivers to a fresh one instead.
                         _instances.Remove(target.InstanceId);
+                        target.Removed = true;
                     }
                 }
 
+                entry.Committing = false;
                 if (entry.LeaseToken == workItem.LeaseToken)
                 {
                     ReleaseLease(entry);
@@ -306,6 +319,13 @@ public sealed partial class OrchestrationStore
 
     private void Deliver(InstanceEntry target, StoredMessage message, DateTime now)
     {
+        if (target.Removed && target.IsEntity)
+        {
+            // The entity left memory as empty while this message was being written; an entity exists whenever it
+            // has mail, so the message goes to its current (or a new) entry instead of being dropped.
+            target = ResolveTarget(target.InstanceId)!;
+        }
+
         if (target.Removed)
         {
             var cleanup = new StoreBatch();

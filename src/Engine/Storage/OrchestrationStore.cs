@@ -158,6 +158,12 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         entry.Inbox.Add(message);
         if (message.VisibleAt is { } at && at > now)
         {
+            // A dispatcher asleep until a later due time (or the idle poll) must wake to wait for this one instead.
+            if (!_timers.TryPeek(out _, out var due) || at < due)
+            {
+                _signals[(int)(entry.IsEntity ? WorkItemKind.Entity : WorkItemKind.Orchestration)].Set();
+            }
+
             _timers.Enqueue(entry, at);
         }
     }
@@ -274,7 +280,9 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         }
 
         _nextLeaseCheck = now + LeaseCheckInterval;
-        foreach (var entry in _leasedInstances.Where(e => e.LeaseExpiresAt <= now).ToList())
+        // A lease whose holder is already committing does not expire: handing the work out again would run the
+        // same episode twice, and the holder's commit would land on top of the second one's.
+        foreach (var entry in _leasedInstances.Where(e => e.LeaseExpiresAt <= now && !e.Committing).ToList())
         {
             Log.LeaseExpired(_logger, entry.InstanceId);
             ReleaseLease(entry);
@@ -302,6 +310,7 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
     private void ReleaseLease(InstanceEntry entry)
     {
         entry.LeaseToken = 0;
+        entry.Committing = false;
         _leasedInstances.Remove(entry);
     }
 
@@ -464,6 +473,9 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         public DateTime? RetryAt { get; set; }
 
         public bool Queued { get; set; }
+
+        /// <summary>Set while the lease holder's commit is in flight; the lease cannot expire until it returns.</summary>
+        public bool Committing { get; set; }
 
         /// <summary>Set while the creating commit is in flight; the entry is not visible as an instance until then.</summary>
         public TaskCompletionSource? Creating { get; set; }

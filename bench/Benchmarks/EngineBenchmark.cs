@@ -1,0 +1,82 @@
+using KataWorkflows.Bench.Cli;
+using KataWorkflows.Bench.Harness;
+using KataWorkflows.Engine;
+
+namespace KataWorkflows.Bench.Benchmarks;
+
+/// <summary>
+/// Workflow throughput and latency: clients in closed loops each schedule a workflow of four sequential no-op
+/// activities and wait for its completion.
+/// </summary>
+internal sealed class EngineBenchmark : IBenchmarkCommand
+{
+    /// <summary>The command name.</summary>
+    public const string CommandName = "engine";
+
+    /// <summary>The activities each workflow runs one after another.</summary>
+    public const int ActivitiesPerWorkflow = 4;
+
+    private const string OrchestrationName = "bench-four-steps";
+    private const string ActivityName = "bench-noop";
+
+    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", .. BenchStoreOptions.OptionNames];
+
+    public string Name => CommandName;
+
+    public string Summary => $"workflows of {ActivitiesPerWorkflow} sequential no-op activities: throughput and schedule→completion latency";
+
+    public string Usage =>
+        $"""
+          --count N                  workflows measured (default 1000)
+          --concurrency C            client loops, each scheduling a workflow and waiting for it (default 8)
+          --warmup W                 workflows run first and not measured (default min(200, N))
+        {BenchStoreOptions.Usage}
+        """;
+
+    public async Task<object> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        var options = BenchArguments.Parse(CommandName, args, Options);
+        var count = options.PositiveInt("--count", 1000);
+        var concurrency = options.PositiveInt("--concurrency", 8);
+        var warmup = options.NonNegativeInt("--warmup", Math.Min(200, count));
+        var store = BenchStoreOptions.From(options);
+
+        var registry = new DurableTaskRegistry();
+        registry.AddActivityFunc<int, int>(ActivityName, (_, step) => Task.FromResult(step));
+        registry.AddOrchestratorFunc<int, int>(OrchestrationName, async (context, _) =>
+        {
+            var last = 0;
+            for (var step = 1; step <= ActivitiesPerWorkflow; step++)
+            {
+                last = await context.CallActivityAsync<int>(ActivityName, step);
+            }
+
+            return last;
+        });
+
+        await using var host = await EngineHost.StartAsync(store, registry, concurrency, cancellationToken);
+        Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} workflows from {concurrency} clients after {warmup} warm-up");
+
+        Task RunWorkflowAsync(int index, CancellationToken token) => WorkflowRuns.RunAsync(host.Client, OrchestrationName, index, token);
+
+        if (warmup > 0)
+        {
+            await ClosedLoop.RunAsync("warm-up", warmup, concurrency, RunWorkflowAsync, cancellationToken);
+        }
+
+        var result = await ClosedLoop.RunAsync(CommandName, count, concurrency, RunWorkflowAsync, cancellationToken);
+        return new EngineResult
+        {
+            Store = store.StoreName,
+            Synchronous = store.SynchronousName,
+            Count = count,
+            Concurrency = concurrency,
+            WorkflowsPerSec = Math.Round(result.PerSecond, 1),
+            StepsPerSec = Math.Round(result.PerSecond * ActivitiesPerWorkflow, 1),
+            P50Ms = Math.Round(result.Latency.P50, 2),
+            P99Ms = Math.Round(result.Latency.P99, 2),
+            MaxMs = Math.Round(result.Latency.Max, 2),
+            ElapsedSec = Math.Round(result.Elapsed.TotalSeconds, 3),
+        };
+    }
+}

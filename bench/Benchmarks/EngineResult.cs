@@ -1,0 +1,30 @@
+namespace KataWorkflows.Bench.Benchmarks;
+
+/// <summary>The JSON line of the <c>engine</c> benchmark.</summary>
+internal sealed record EngineResult
+{
+    public string Benchmark { get; init; } = EngineBenchmark.CommandName;
+
+    public required string Store { get; init; }
+
+    /// <summary>SQLite's synchronous mode; null for the memory store.</summary>
+    public required string? Synchronous { get; init; }
+
+    public required int Count { get; init; }
+
+    public required int Concurrency { get; init; }
+
+    public required double WorkflowsPerSec { get; init; }
+
+    /// <summary>Activities completed per second (<see cref="EngineBenchmark.ActivitiesPerWorkflow"/> per workflow).</summary>
+    public required double StepsPerSec { get; init; }
+
+    /// <summary>Median of schedule → completion observed by the client.</summary>
+    public required double P50Ms { get; init; }
+
+    public required double P99Ms { get; init; }
+
+    public required double MaxMs { get; init; }
+
+    public required double ElapsedSec { get; init; }
+}

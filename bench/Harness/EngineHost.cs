@@ -1,0 +1,127 @@
+using KataWorkflows.Engine;
+using KataWorkflows.Engine.Client;
+using KataWorkflows.Engine.Storage;
+using KataWorkflows.Engine.Worker;
+using KataWorkflows.Storage.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace KataWorkflows.Bench.Harness;
+
+/// <summary>
+/// A fresh store, an in-process worker and a client, wired as the engine's smoke test does. Disposing stops the
+/// worker, closes the store and deletes a temporary database.
+/// </summary>
+internal sealed class EngineHost : IAsyncDisposable
+{
+    private readonly OrchestrationStore _store;
+    private readonly DurableTaskWorker _worker;
+    private readonly ServiceProvider _services;
+    private readonly string? _temporaryDatabase;
+
+    private EngineHost(OrchestrationStore store, DurableTaskWorker worker, ServiceProvider services, string? temporaryDatabase)
+    {
+        _store = store;
+        _worker = worker;
+        _services = services;
+        _temporaryDatabase = temporaryDatabase;
+        Client = new StoreDurableTaskClient(store);
+    }
+
+    /// <summary>The client the benchmark's loops use.</summary>
+    public DurableTaskClient Client { get; }
+
+    /// <summary>Where the data lives, for the progress log.</summary>
+    public string Description => _store.Description;
+
+    /// <summary>
+    /// Opens a fresh store and starts a worker that runs at least <paramref name="concurrency"/> orchestration
+    /// episodes and activities at once, so the worker is never what limits <paramref name="concurrency"/> clients.
+    /// </summary>
+    public static async Task<EngineHost> StartAsync(
+        BenchStoreOptions options, DurableTaskRegistry registry, int concurrency, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string? temporary = null;
+        IStoreBackend backend;
+        if (options.Kind == StoreKind.Memory)
+        {
+            backend = new InMemoryStoreBackend();
+        }
+        else
+        {
+            var path = options.DatabasePath;
+            if (path is null)
+            {
+                temporary = path = Path.Combine(Path.GetTempPath(), $"kata-bench-{Guid.NewGuid():N}.db");
+            }
+
+            backend = new SqliteStoreBackend(new SqliteStoreOptions { Path = path, Synchronous = options.Synchronous }, logger: null);
+        }
+
+        var store = new OrchestrationStore(backend);
+        var defaults = new DurableTaskWorkerOptions();
+        var workerOptions = new DurableTaskWorkerOptions
+        {
+            MaxConcurrentOrchestrations = Math.Max(concurrency, defaults.MaxConcurrentOrchestrations),
+            MaxConcurrentActivities = Math.Max(concurrency, defaults.MaxConcurrentActivities),
+            MaxConcurrentEntities = Math.Max(concurrency, defaults.MaxConcurrentEntities),
+            WorkerId = $"bench:{Environment.ProcessId}",
+        };
+        var services = new ServiceCollection().BuildServiceProvider();
+        var worker = new DurableTaskWorker(store, registry, services, Options.Create(workerOptions), NullLoggerFactory.Instance);
+        var host = new EngineHost(store, worker, services, temporary);
+        try
+        {
+            await store.StartAsync(cancellationToken);
+            await worker.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+
+        return host;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _worker.StopAsync(stopping.Token);
+        }
+        finally
+        {
+            _worker.Dispose();
+            await _store.DisposeAsync();
+            await _services.DisposeAsync();
+            DeleteTemporaryDatabase();
+        }
+    }
+
+    private void DeleteTemporaryDatabase()
+    {
+        if (_temporaryDatabase is null)
+        {
+            return;
+        }
+
+        // The database, its -wal and -shm files and the lock file all start with the database's (unique) name.
+        var directory = Path.GetDirectoryName(_temporaryDatabase)!;
+        foreach (var file in Directory.EnumerateFiles(directory, Path.GetFileName(_temporaryDatabase) + "*"))
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (IOException ex)
+            {
+                Console.Error.WriteLine($"warning: could not delete {file}: {ex.Message}");
+            }
+        }
+    }
+}

@@ -89,11 +89,14 @@ internal sealed partial class SandboxSession
         }
         catch (Exception ex)
         {
+            // The record as far as the create got: the undo deletes it last, and a sandbox kept for cleanup must still
+            // name the VM, network and containers that may be left, or a later delete would skip them.
+            var reached = Record;
             var outcome = await undo.RunAsync();
             if (outcome.Failures.Count > 0)
             {
                 var reason = $"{operation} failed at {step}: {Cause(ex)}; undoing it failed: {string.Join("; ", outcome.Failures)}";
-                Update((Record ?? Placeholder(config)) with { CleanupReason = reason, PendingOperation = null });
+                Update((reached ?? Placeholder(config)) with { CleanupReason = reason, PendingOperation = null });
                 await SaveAsync();
                 throw new SandboxCleanupRequiredException(SandboxId, reason);
             }
@@ -121,11 +124,15 @@ internal sealed partial class SandboxSession
 
     private SandboxRecord Placeholder(SandboxConfig config) => new() { Id = SandboxId, Config = config };
 
-    /// <summary>StartSandbox: ready or stopped to running; a stopped sandbox gets its network and VM back first.</summary>
+    /// <summary>StartSandbox: ready or stopped to running; a stopped sandbox gets its network, its VM and its containers in the new guest back first.</summary>
     public async Task<SandboxOperationResult> StartAsync()
     {
         var record = RequireSandbox();
         StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Running);
+
+        // The table allows paused -> running, but that move is ResumeSandbox's: a start would mark the sandbox running
+        // while its VM and containers stay paused.
+        RequireSandboxState("Sandbox not ready or stopped, impossible to start", SandboxState.Ready, SandboxState.Stopped);
         await StartCoreAsync();
         return Result();
     }
@@ -147,6 +154,16 @@ internal sealed partial class SandboxSession
                 Update(Record! with { Vm = vm });
                 undo.Register(SandboxActivities.StopVm, () => StepAsync<bool>(
                     SandboxActivities.StopVm, new VmRequest(Target, record.Config, network, vm, Force: true), Compensations.Retry));
+
+                // A new VM has a new guest: the containers the record keeps must be created in it before they can start.
+                if (Record!.Containers.Count > 0)
+                {
+                    var configs = Record.Containers.Select(c => c.Config).ToList();
+                    var created = await StepAsync<List<ContainerRecord>>(SandboxActivities.CreateContainers, new ContainersRequest(Target, configs));
+                    Update(Record! with { Containers = created });
+                    undo.Register(SandboxActivities.DeleteContainers, () => StepAsync<bool>(
+                        SandboxActivities.DeleteContainers, new ContainersRequest(Target, configs, Force: true), Compensations.Retry));
+                }
             }
 
             foreach (var container in Record!.Containers.Where(c => c.State is SandboxState.Ready or SandboxState.Stopped).ToList())

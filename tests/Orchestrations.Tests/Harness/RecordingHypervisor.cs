@@ -1,0 +1,48 @@
+using KataWorkflows.Activities.Hypervisors;
+using KataWorkflows.Activities.Hypervisors.Mock;
+using KataWorkflows.Orchestrations.Model;
+
+namespace KataWorkflows.Orchestrations.Tests.Harness;
+
+/// <summary>The mock hypervisor, registered in its place, noting every call in <see cref="DriverCalls"/>.</summary>
+public sealed class RecordingHypervisor(MockHypervisor inner, DriverCalls calls) : IHypervisor
+{
+    /// <inheritdoc />
+    public Task<VmState> StartVmAsync(string sandboxId, SandboxConfig config, NetworkState? network, CancellationToken cancellationToken)
+    {
+        calls.Add($"hypervisor.startVM {sandboxId}");
+        return inner.StartVmAsync(sandboxId, config, network, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task StopVmAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken)
+    {
+        calls.Add($"hypervisor.stopVM {sandboxId}");
+        return inner.StopVmAsync(sandboxId, vm, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task PauseVmAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken)
+    {
+        calls.Add($"hypervisor.pauseVM {sandboxId}");
+        return inner.PauseVmAsync(sandboxId, vm, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task ResumeVmAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken)
+    {
+        calls.Add($"hypervisor.resumeVM {sandboxId}");
+        return inner.ResumeVmAsync(sandboxId, vm, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task CheckAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken) => inner.CheckAsync(sandboxId, vm, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<DeviceRecord> AddDeviceAsync(string sandboxId, DeviceRecord device, int blockIndex, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        calls.Add($"hypervisor.addDevice {sandboxId} {device.Id} index={blockIndex}");
+        return inner.AddDeviceAsync(sandboxId, device, blockIndex, cancellationToken);
+    }
+}

@@ -7,4 +7,5 @@ namespace KataWorkflows.Bench.Harness;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
 [JsonSerializable(typeof(EngineResult))]
 [JsonSerializable(typeof(EntityLockResult))]
+[JsonSerializable(typeof(LifecycleResult))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;

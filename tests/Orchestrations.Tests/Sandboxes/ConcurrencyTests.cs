@@ -34,7 +34,6 @@ public sealed class ConcurrencyTests
 
         // Only refusals: nothing failed half-way.
         Assert.All(outcomes.Where(o => o.Error is not null), o => Assert.Contains(o.Error!.Kind, RefusalKinds));
-        Assert.True(outcomes.Count(o => o.Error is null) >= 20, $"only {outcomes.Count(o => o.Error is null)} of 100 calls succeeded");
 
         // Serialized: the activities of one call never interleave with another's (each call holds the lock throughout).
         var log = h.Log.Events;
@@ -60,6 +59,9 @@ public sealed class ConcurrencyTests
             }
         }
 
+        // The mix is random and its interleaving is not fixed (about 20 of the 100 calls change the record; the rest are
+        // refused by the state they find): enough writes to make the transition checks below mean something.
+        Assert.True(writers.Count >= 10, $"only {writers.Count} calls wrote the record ({outcomes.Count(o => o.Error is null)} of 100 succeeded)");
         Assert.Equal(record.Operations.Count, record.Operations.Distinct().Count());
         Assert.Equal(writers.Order(StringComparer.Ordinal), record.Operations.Order(StringComparer.Ordinal));
         Assert.Equal(segments.Where(writers.Contains), record.Operations);

@@ -1,0 +1,337 @@
+using KataWorkflows.Activities;
+using KataWorkflows.Activities.Agents.Noop;
+using KataWorkflows.Activities.Hypervisors.Mock;
+using KataWorkflows.Activities.Networks.None;
+using KataWorkflows.Activities.Store;
+using KataWorkflows.Bench.Cli;
+using KataWorkflows.Bench.Harness;
+using KataWorkflows.Engine;
+using KataWorkflows.Engine.Client;
+using KataWorkflows.Engine.Storage;
+using KataWorkflows.Engine.Worker;
+using KataWorkflows.Orchestrations.Client;
+using KataWorkflows.Orchestrations.Model;
+using KataWorkflows.Orchestrations.Sandboxes;
+using KataWorkflows.Storage.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KataWorkflows.Bench.Benchmarks;
+
+/// <summary>
+/// Full sandbox lifecycles: clients in closed loops each run CreateSandbox, StartSandbox, StopSandbox and DeleteSandbox
+/// on a sandbox of their own (mock hypervisor, noop agent, no interworking, one container) through the sandbox client,
+/// and time the four calls together. The same driver calls are then made directly, in the order the activities make
+/// them and without the engine, so the cost of durability (the store, the entity lock, the episodes) is visible.
+/// </summary>
+internal sealed class LifecycleBenchmark : IBenchmarkCommand
+{
+    /// <summary>The command name.</summary>
+    public const string CommandName = "lifecycle";
+
+    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", .. BenchStoreOptions.OptionNames];
+
+    public string Name => CommandName;
+
+    public string Summary => "sandbox lifecycles (create, start, stop, delete) through the engine vs. the same driver calls made directly";
+
+    public string Usage =>
+        $"""
+          --count N                  lifecycles measured (default 500)
+          --concurrency C            client loops, each running one sandbox's lifecycle at a time (default 8)
+          --warmup W                 lifecycles run first and not measured (default min(50, N))
+        {BenchStoreOptions.Usage}
+        """;
+
+    public async Task<object> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        var options = BenchArguments.Parse(CommandName, args, Options);
+        var count = options.PositiveInt("--count", 500);
+        var concurrency = options.PositiveInt("--concurrency", 8);
+        var warmup = options.NonNegativeInt("--warmup", Math.Min(50, count));
+        var store = BenchStoreOptions.From(options);
+
+        await using var host = await LifecycleHost.StartAsync(store, concurrency, cancellationToken);
+        Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} lifecycles from {concurrency} clients after {warmup} warm-up; run root {host.RunRoot}");
+
+        if (warmup > 0)
+        {
+            await ClosedLoop.RunAsync("warm-up", warmup, concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
+        }
+
+        var engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => host.LifecycleAsync($"sb-{i}", token), cancellationToken);
+        var shape = await host.ShapeAsync("sb-0", cancellationToken);
+        await host.AssertNothingLeftAsync(cancellationToken);
+
+        if (warmup > 0)
+        {
+            await ClosedLoop.RunAsync("direct warm-up", warmup, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
+        }
+
+        var direct = await ClosedLoop.RunAsync("direct", count, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-{i}", token), cancellationToken);
+        return new LifecycleResult
+        {
+            Store = store.StoreName,
+            Synchronous = store.SynchronousName,
+            Count = count,
+            Concurrency = concurrency,
+            LifecyclesPerSec = Math.Round(engine.PerSecond, 1),
+            P50Ms = Math.Round(engine.Latency.P50, 2),
+            P99Ms = Math.Round(engine.Latency.P99, 2),
+            MaxMs = Math.Round(engine.Latency.Max, 2),
+            DirectP50Ms = Math.Round(direct.Latency.P50, 3),
+            DirectP99Ms = Math.Round(direct.Latency.P99, 3),
+            DirectLifecyclesPerSec = Math.Round(direct.PerSecond, 1),
+            EpisodesPerLifecycle = shape.Episodes,
+            ActivitiesPerLifecycle = shape.Activities,
+            EntityCallsPerLifecycle = shape.EntityCalls,
+            HistoryEventsPerLifecycle = shape.HistoryEvents,
+            ElapsedSec = Math.Round(engine.Elapsed.TotalSeconds, 3),
+        };
+    }
+
+    /// <summary>The drivers, a store, a worker running the sandbox orchestrations and activities, and the sandbox client.</summary>
+    private sealed class LifecycleHost : IAsyncDisposable
+    {
+        private const string Container = "c1";
+
+        private readonly ServiceProvider _services;
+        private readonly OrchestrationStore _store;
+        private readonly DurableTaskWorker _worker;
+        private readonly string? _temporaryDatabase;
+        private readonly DurableTaskClient _client;
+        private readonly SandboxClient _sandboxes;
+
+        private LifecycleHost(ServiceProvider services, OrchestrationStore store, DurableTaskWorker worker, string? temporaryDatabase, string runRoot)
+        {
+            _services = services;
+            _store = store;
+            _worker = worker;
+            _temporaryDatabase = temporaryDatabase;
+            RunRoot = runRoot;
+            _client = new StoreDurableTaskClient(store);
+            _sandboxes = new SandboxClient(_client);
+        }
+
+        public string Description => _store.Description;
+
+        public string RunRoot { get; }
+
+        public static async Task<LifecycleHost> StartAsync(BenchStoreOptions options, int concurrency, CancellationToken cancellationToken)
+        {
+            var runRoot = Path.Combine(Path.GetTempPath(), $"kata-bench-run-{Guid.NewGuid():N}");
+            var services = new ServiceCollection()
+                .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
+                .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
+                .AddSandboxDrivers(s => s.RunRoot = runRoot)
+                .BuildServiceProvider();
+            string? temporary = null;
+            IStoreBackend backend;
+            if (options.Kind == StoreKind.Memory)
+            {
+                backend = new InMemoryStoreBackend();
+            }
+            else
+            {
+                var path = options.DatabasePath ?? (temporary = Path.Combine(Path.GetTempPath(), $"kata-bench-{Guid.NewGuid():N}.db"));
+                backend = new SqliteStoreBackend(new SqliteStoreOptions { Path = path, Synchronous = options.Synchronous }, logger: null);
+            }
+
+            var store = new OrchestrationStore(backend);
+            var defaults = new DurableTaskWorkerOptions();
+            var workerOptions = new DurableTaskWorkerOptions
+            {
+                MaxConcurrentOrchestrations = Math.Max(concurrency, defaults.MaxConcurrentOrchestrations),
+                MaxConcurrentActivities = Math.Max(concurrency, defaults.MaxConcurrentActivities),
+                MaxConcurrentEntities = Math.Max(concurrency, defaults.MaxConcurrentEntities),
+                WorkerId = $"bench:{Environment.ProcessId}",
+            };
+            var registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
+            var worker = new DurableTaskWorker(store, registry, services, Microsoft.Extensions.Options.Options.Create(workerOptions), NullLoggerFactory.Instance);
+            var host = new LifecycleHost(services, store, worker, temporary, runRoot);
+            try
+            {
+                await store.StartAsync(cancellationToken);
+                await worker.StartAsync(cancellationToken);
+            }
+            catch
+            {
+                await host.DisposeAsync();
+                throw;
+            }
+
+            return host;
+        }
+
+        /// <summary>One lifecycle through the engine; a call that fails fails the run.</summary>
+        public async Task LifecycleAsync(string sandboxId, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await _sandboxes.RunAsync(SandboxOrchestrations.CreateSandbox, new SandboxRequest { SandboxId = sandboxId, Config = Config(sandboxId) }, "create", cancellationToken);
+                await _sandboxes.RunAsync(SandboxOrchestrations.StartSandbox, new SandboxRequest { SandboxId = sandboxId }, "start", cancellationToken);
+                await _sandboxes.RunAsync(SandboxOrchestrations.StopSandbox, new SandboxRequest { SandboxId = sandboxId }, "stop", cancellationToken);
+                await _sandboxes.RunAsync(SandboxOrchestrations.DeleteSandbox, new SandboxRequest { SandboxId = sandboxId }, "delete", cancellationToken);
+            }
+            catch (SandboxCallException ex)
+            {
+                throw new BenchmarkFailedException($"the lifecycle of {sandboxId} failed ({ex.Kind}) in {ex.InstanceId}: {ex.Message}", ex);
+            }
+        }
+
+        /// <summary>
+        /// The driver calls of one lifecycle made directly, in the order the activities make them: create (network,
+        /// VM and guest, guest details, container, persist.json), start (the container, persist.json), stop (the
+        /// container, guest and VM, network, persist.json) and delete (the run directory).
+        /// </summary>
+        public async Task DirectLifecycleAsync(string sandboxId, CancellationToken cancellationToken)
+        {
+            var hypervisor = _services.GetRequiredService<MockHypervisor>();
+            var agent = _services.GetRequiredService<NoopAgent>();
+            var network = _services.GetRequiredService<NoneNetwork>();
+            var files = _services.GetRequiredService<ISandboxStore>();
+            var config = Config(sandboxId).Validated();
+
+            var net = await network.CreateAsync(sandboxId, config.NetworkConfig, cancellationToken);
+            var vm = await hypervisor.StartVmAsync(sandboxId, config, net, cancellationToken);
+            await agent.CreateSandboxAsync(sandboxId, config, cancellationToken);
+            var guest = await agent.GetGuestDetailsAsync(sandboxId, cancellationToken);
+            var process = await agent.CreateContainerAsync(sandboxId, config.Containers[0], cancellationToken);
+            var container = new ContainerRecord { Id = Container, Config = config.Containers[0], Pid = process.Pid, Token = process.Token, StartTime = process.StartTime };
+            var record = new SandboxRecord { Id = sandboxId, Config = config, Network = net, Vm = vm, GuestDetails = guest, Containers = [container] };
+            await files.WriteAsync(record, cancellationToken);
+
+            await agent.StartContainerAsync(sandboxId, Container, cancellationToken);
+            record = record with { State = SandboxState.Running, Containers = [container with { State = SandboxState.Running }] };
+            await files.WriteAsync(record, cancellationToken);
+
+            await agent.SignalProcessAsync(sandboxId, Container, string.Empty, 9, all: true, cancellationToken);
+            await agent.RemoveContainerAsync(sandboxId, Container, cancellationToken);
+            await agent.DestroySandboxAsync(sandboxId, cancellationToken);
+            await hypervisor.StopVmAsync(sandboxId, vm, cancellationToken);
+            await network.RemoveAsync(sandboxId, net, cancellationToken);
+            record = record with { State = SandboxState.Stopped, Vm = null, Network = null, Containers = [container with { State = SandboxState.Stopped }] };
+            await files.WriteAsync(record, cancellationToken);
+
+            await files.RemoveAsync(sandboxId, cancellationToken);
+        }
+
+        /// <summary>What one lifecycle costs the engine: episodes, activities, entity calls and history events of its four runs.</summary>
+        public async Task<(int Episodes, int Activities, int EntityCalls, int HistoryEvents)> ShapeAsync(string sandboxId, CancellationToken cancellationToken)
+        {
+            int episodes = 0, activities = 0, entityCalls = 0, events = 0;
+            foreach (var operation in new[] { ("CreateSandbox", "create"), ("StartSandbox", "start"), ("StopSandbox", "stop"), ("DeleteSandbox", "delete") })
+            {
+                var history = await _client.GetHistoryAsync(SandboxClient.InstanceIdFor(operation.Item1, sandboxId, operation.Item2), cancellationToken: cancellationToken);
+                episodes += history.Count(e => e.OrchestratorStarted is not null);
+                activities += history.Count(e => e.TaskScheduled is not null);
+                entityCalls += history.Count(e => e.EntityOperationCalled is not null);
+                events += history.Count;
+            }
+
+            return (episodes, activities, entityCalls, events);
+        }
+
+        /// <summary>A benchmark that leaks sandboxes measures the wrong thing: every VM and run directory must be gone.</summary>
+        public async Task AssertNothingLeftAsync(CancellationToken cancellationToken)
+        {
+            var vms = _services.GetRequiredService<MockHypervisor>().RunningVms;
+            var listed = await _sandboxes.ListAsync(cancellationToken);
+            var directories = Directory.Exists(Path.Combine(RunRoot, "sbs")) ? Directory.GetDirectories(Path.Combine(RunRoot, "sbs")).Length : 0;
+            if (vms.Count > 0 || listed.Count > 0 || directories > 0)
+            {
+                throw new BenchmarkFailedException($"the lifecycles left {vms.Count} VMs, {listed.Count} sandbox records and {directories} run directories behind");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await _worker.StopAsync(stopping.Token);
+            }
+            finally
+            {
+                _worker.Dispose();
+                await _store.DisposeAsync();
+                await _services.DisposeAsync();
+                DeleteQuietly(() => Directory.Delete(RunRoot, recursive: true));
+                if (_temporaryDatabase is not null)
+                {
+                    foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(_temporaryDatabase)!, Path.GetFileName(_temporaryDatabase) + "*"))
+                    {
+                        DeleteQuietly(() => File.Delete(file));
+                    }
+                }
+            }
+        }
+
+        private static SandboxConfig Config(string sandboxId) => new()
+        {
+            Id = sandboxId,
+            HypervisorType = MockHypervisor.TypeName,
+            AgentType = NoopAgent.TypeName,
+            HypervisorConfig = new HypervisorConfig { KernelPath = "/usr/share/kata/vmlinuz", ImagePath = "/usr/share/kata/kata.img" },
+            NetworkConfig = new NetworkConfig { InterworkingModel = NoneNetwork.ModelName },
+            Containers = [new ContainerConfig { Id = Container, RootFs = $"/run/rootfs/{Container}", Cmd = new Cmd { Args = ["/bin/sh"] } }],
+        };
+
+        private static void DeleteQuietly(Action delete)
+        {
+            try
+            {
+                delete();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"warning: {ex.Message}");
+            }
+        }
+    }
+}
+
+/// <summary>The JSON line of the <c>lifecycle</c> benchmark.</summary>
+internal sealed record LifecycleResult
+{
+    public string Benchmark { get; init; } = LifecycleBenchmark.CommandName;
+
+    public required string Store { get; init; }
+
+    /// <summary>SQLite's synchronous mode; null for the memory store.</summary>
+    public required string? Synchronous { get; init; }
+
+    public required int Count { get; init; }
+
+    public required int Concurrency { get; init; }
+
+    /// <summary>Lifecycles (create, start, stop, delete) completed per second through the engine.</summary>
+    public required double LifecyclesPerSec { get; init; }
+
+    /// <summary>Median wall time of one lifecycle's four calls, each from schedule to observed completion.</summary>
+    public required double P50Ms { get; init; }
+
+    public required double P99Ms { get; init; }
+
+    public required double MaxMs { get; init; }
+
+    /// <summary>Median of the same driver calls made directly, without the engine (same concurrency).</summary>
+    public required double DirectP50Ms { get; init; }
+
+    public required double DirectP99Ms { get; init; }
+
+    public required double DirectLifecyclesPerSec { get; init; }
+
+    /// <summary>Orchestration episodes of one lifecycle's four runs (each is one store commit of the run at least).</summary>
+    public required int EpisodesPerLifecycle { get; init; }
+
+    public required int ActivitiesPerLifecycle { get; init; }
+
+    /// <summary>Entity calls (get, put, delete) of one lifecycle, each a round trip through the entity's inbox.</summary>
+    public required int EntityCallsPerLifecycle { get; init; }
+
+    public required int HistoryEventsPerLifecycle { get; init; }
+
+    public required double ElapsedSec { get; init; }
+}

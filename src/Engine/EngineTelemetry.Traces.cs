@@ -89,7 +89,7 @@ public static partial class EngineTelemetry
                 {
                     var sub = action.CreateSubOrchestration;
                     using var span = StartCreateOrchestrationSpan(sub.Name, sub.Version, sub.InstanceId, executionId: null, orchestration);
-                    span?.SetTag("durabletask.parent.instance_id", instanceId);
+                    span?.SetTag(ParentInstanceIdTag, instanceId);
                     sub.ParentTraceContext = span is { Id: { } id }
                         ? new TraceContext { TraceParent = id, TraceState = span.TraceStateString }
                         : new TraceContext { TraceParent = orchestrationParent ??= TraceParentOf(orchestration), TraceState = orchestration.TraceState };

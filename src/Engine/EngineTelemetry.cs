@@ -34,6 +34,9 @@ public static partial class EngineTelemetry
     /// <summary>Span tag: the orchestration instance id (for an activity, the instance that scheduled it).</summary>
     public const string InstanceIdTag = "durabletask.task.instance_id";
 
+    /// <summary>Span tag on a <c>create_orchestration</c> span made by an orchestration: the instance id of the parent.</summary>
+    public const string ParentInstanceIdTag = "durabletask.parent.instance_id";
+
     /// <summary>Span tag: the orchestration execution id.</summary>
     public const string ExecutionIdTag = "durabletask.task.execution_id";
 

@@ -130,6 +130,41 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task An_activity_interrupted_by_a_restart_runs_again_in_the_new_process_under_the_same_orchestration_span()
+    {
+        using var spans = new SpanCollector();
+        var attempts = 0;
+        var firstAttempt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await SqliteEngineHost.StartAsync(r => r
+            .AddActivityFunc<int, int>("Slow", async (ctx, x) =>
+            {
+                if (Interlocked.Increment(ref attempts) == 1)
+                {
+                    // The first attempt never finishes: the worker's shutdown cancels it, and it is run again after the restart.
+                    firstAttempt.TrySetResult();
+                    await Task.Delay(Timeout.InfiniteTimeSpan, ctx.CancellationToken);
+                }
+
+                return x * 2;
+            })
+            .AddOrchestratorFunc<int, int>("Interrupted", (ctx, x) => ctx.CallActivityAsync<int>("Slow", x)));
+
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Interrupted", 21, new StartOrchestrationOptions { InstanceId = "interrupted" }, host.Token);
+        await firstAttempt.Task.WaitAsync(host.Token);
+        await host.RestartAsync();
+        var run = await host.WaitForCompletionAsync(id);
+
+        Assert.Equal("42", run.SerializedOutput);
+        Assert.Equal(2, attempts);
+        var orchestration = spans.One("orchestration:Interrupted");
+        var slow = spans.Spans.Where(s => s.DisplayName == "activity:Slow").ToList();
+        Assert.Equal(2, slow.Count);
+        Assert.All(slow, s => Assert.Equal(orchestration.TraceId, s.TraceId));
+        Assert.All(slow, s => Assert.Equal(orchestration.SpanId, s.ParentSpanId));
+        Assert.Equal(spans.One("create_orchestration:Interrupted").SpanId, orchestration.ParentSpanId);
+    }
+
+    [Fact]
     public async Task A_failed_run_ends_its_orchestration_span_with_an_error_and_the_failed_activity_span_too()
     {
         using var spans = new SpanCollector();

@@ -40,11 +40,18 @@ public sealed class MetricsTests
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await host.WaitForCompletionAsync("w1")).Status);
 
         var metered = (EngineTelemetry.TaskNameTag, "Metered");
+        var waits = (EngineTelemetry.TaskNameTag, "Waits");
+
+        // The episode histogram is recorded after the run counters: once every run's last episode is in, so are they.
+        string[] ended = ["Completed", "Failed", "Terminated"];
+        await metrics.WaitUntilAsync(
+            m => ended.Sum(s => m.Values(EngineTelemetry.EpisodeDurationInstrument, metered, (EngineTelemetry.StatusTag, s)).Count) == 3
+                && m.Values(EngineTelemetry.EpisodeDurationInstrument, waits, (EngineTelemetry.StatusTag, "Terminated")).Count == 1,
+            host.Token);
         Assert.Equal(3, metrics.Sum(EngineTelemetry.RunsStartedInstrument, metered));
         Assert.Equal(2, metrics.Sum(EngineTelemetry.RunsCompletedInstrument, metered));
         Assert.Equal(1, metrics.Sum(EngineTelemetry.RunsFailedInstrument, metered));
         Assert.Equal(0, metrics.Sum(EngineTelemetry.RunsTerminatedInstrument, metered));
-        var waits = (EngineTelemetry.TaskNameTag, "Waits");
         Assert.Equal(1, metrics.Sum(EngineTelemetry.RunsStartedInstrument, waits));
         Assert.Equal(1, metrics.Sum(EngineTelemetry.RunsTerminatedInstrument, waits));
         Assert.Equal(0, metrics.Sum(EngineTelemetry.RunsCompletedInstrument, waits));

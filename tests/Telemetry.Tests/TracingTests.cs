@@ -29,6 +29,8 @@ public sealed class TracingTests
         var run = await host.WaitForCompletionAsync(id);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, run.Status);
         Assert.Equal("4", run.SerializedOutput);
+        var parent = await spans.WaitForAsync("orchestration:Parent", host.Token);
+        var child = await spans.WaitForAsync("orchestration:Child", host.Token);
 
         var create = spans.One("create_orchestration:Parent");
         Assert.Equal(ActivityKind.Producer, create.Kind);
@@ -39,9 +41,7 @@ public sealed class TracingTests
             ["activity:Add", "activity:Add", "activity:Add", "create_orchestration:Child", "create_orchestration:Parent", "orchestration:Child", "orchestration:Parent"],
             trace.Select(s => s.DisplayName).Order(StringComparer.Ordinal));
 
-        var parent = spans.One("orchestration:Parent");
         var createChild = spans.One("create_orchestration:Child");
-        var child = spans.One("orchestration:Child");
         Assert.Equal(ActivityKind.Server, parent.Kind);
         Assert.Equal(create.SpanId, parent.ParentSpanId);
         Assert.Equal(parent.SpanId, createChild.ParentSpanId);
@@ -78,7 +78,7 @@ public sealed class TracingTests
         var history = await host.Client.GetHistoryAsync("stored", cancellationToken: host.Token);
         var started = Assert.Single(history, e => e.ExecutionStarted is not null).ExecutionStarted;
         var create = spans.One("create_orchestration:Parent");
-        var parent = spans.One("orchestration:Parent");
+        var parent = await spans.WaitForAsync("orchestration:Parent", host.Token);
         Assert.Equal(create.Id, started.ParentTraceContext.TraceParent);
         Assert.Equal(parent.SpanId.ToHexString(), started.OrchestrationSpanID);
 
@@ -117,7 +117,7 @@ public sealed class TracingTests
         var run = await host.WaitForCompletionAsync(id);
         Assert.Equal("\"a!b!\"", run.SerializedOutput);
 
-        var orchestration = spans.One("orchestration:Resumable");
+        var orchestration = await spans.WaitForAsync("orchestration:Resumable", host.Token);
         Assert.Equal(traceId, orchestration.TraceId);
         var steps = spans.Spans.Where(s => s.DisplayName == "activity:Step").ToList();
         Assert.Equal(2, steps.Count);
@@ -156,7 +156,7 @@ public sealed class TracingTests
 
         Assert.Equal("42", run.SerializedOutput);
         Assert.Equal(2, attempts);
-        var orchestration = spans.One("orchestration:Interrupted");
+        var orchestration = await spans.WaitForAsync("orchestration:Interrupted", host.Token);
         var slow = spans.Spans.Where(s => s.DisplayName == "activity:Slow").ToList();
         Assert.Equal(2, slow.Count);
         Assert.All(slow, s => Assert.Equal(orchestration.TraceId, s.TraceId));
@@ -175,7 +175,7 @@ public sealed class TracingTests
         await host.Client.ScheduleNewOrchestrationInstanceAsync("Fails", 1, new StartOrchestrationOptions { InstanceId = "fails" }, host.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Failed, (await host.WaitForCompletionAsync("fails")).Status);
 
-        var orchestration = spans.One("orchestration:Fails");
+        var orchestration = await spans.WaitForAsync("orchestration:Fails", host.Token);
         var activity = spans.One("activity:Boom");
         Assert.Equal(ActivityStatusCode.Error, orchestration.Status);
         Assert.Equal("Failed", orchestration.GetTagItem(EngineTelemetry.StatusTag));
@@ -210,7 +210,7 @@ public sealed class TracingTests
         var create = spans.One("create_orchestration:Child");
         Assert.Equal(caller.TraceId, create.TraceId);
         Assert.Equal(caller.SpanId, create.ParentSpanId);
-        Assert.Equal(caller.TraceId, spans.One("orchestration:Child").TraceId);
+        Assert.Equal(caller.TraceId, (await spans.WaitForAsync("orchestration:Child", host.Token)).TraceId);
         Assert.Equal(caller.TraceId, spans.One("activity:Add").TraceId);
     }
 

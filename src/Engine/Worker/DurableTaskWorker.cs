@@ -239,6 +239,7 @@ public sealed class DurableTaskWorker : BackgroundService
 
         result.Timestamp = Timestamp.FromDateTime(_time.GetUtcNow().UtcDateTime);
         EngineTelemetry.RecordActivity(request.Name, Stopwatch.GetElapsedTime(started), result.TaskFailed is null);
+        span?.Dispose(); // The span is the execution; it ends before the result can move the orchestration on.
         Log.ActivityFinished(_logger, workItem.InstanceId, request.Name, request.TaskId, result.TaskFailed is null ? "completed" : "failed");
         try
         {

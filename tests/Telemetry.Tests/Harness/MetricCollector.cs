@@ -8,6 +8,7 @@ public sealed class MetricCollector : IDisposable
 {
     private readonly ConcurrentQueue<Recorded> _measurements = new();
     private readonly MeterListener _listener = new();
+    private readonly SemaphoreSlim _recorded = new(0);
 
     /// <summary>Starts listening to the instruments of the meter named <paramref name="meterName"/>.</summary>
     public MetricCollector(string meterName)
@@ -19,8 +20,8 @@ public sealed class MetricCollector : IDisposable
                 listener.EnableMeasurementEvents(instrument);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => _measurements.Enqueue(new(instrument.Name, value, ToDictionary(tags))));
-        _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => _measurements.Enqueue(new(instrument.Name, value, ToDictionary(tags))));
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Add(new(instrument.Name, value, ToDictionary(tags))));
+        _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Add(new(instrument.Name, value, ToDictionary(tags))));
         _listener.Start();
     }
 
@@ -41,8 +42,31 @@ public sealed class MetricCollector : IDisposable
             .ToDictionary(m => (string)m.Tags[byTag]!, m => m.Value);
     }
 
+    /// <summary>
+    /// Waits until the measurements satisfy <paramref name="condition"/>. The worker records an episode's measurements
+    /// after its checkpoint committed, so a client that saw a run finish may be a little ahead of them.
+    /// </summary>
+    public async Task WaitUntilAsync(Func<MetricCollector, bool> condition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        while (!condition(this))
+        {
+            await _recorded.WaitAsync(cancellationToken);
+        }
+    }
+
     /// <inheritdoc />
-    public void Dispose() => _listener.Dispose();
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _recorded.Dispose();
+    }
+
+    private void Add(Recorded measurement)
+    {
+        _measurements.Enqueue(measurement);
+        _recorded.Release();
+    }
 
     private static Dictionary<string, object?> ToDictionary(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {

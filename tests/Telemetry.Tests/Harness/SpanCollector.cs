@@ -9,6 +9,7 @@ public sealed class SpanCollector : IDisposable
 {
     private readonly ConcurrentQueue<Activity> _spans = new();
     private readonly ActivityListener _listener;
+    private readonly SemaphoreSlim _stopped = new(0);
 
     /// <summary>Starts listening.</summary>
     public SpanCollector()
@@ -17,7 +18,11 @@ public sealed class SpanCollector : IDisposable
         {
             ShouldListenTo = source => source.Name == EngineTelemetry.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = _spans.Enqueue,
+            ActivityStopped = span =>
+            {
+                _spans.Enqueue(span);
+                _stopped.Release();
+            },
         };
         ActivitySource.AddActivityListener(_listener);
     }
@@ -31,6 +36,25 @@ public sealed class SpanCollector : IDisposable
     /// <summary>The one ended span with this name; fails when there is none or more than one.</summary>
     public Activity One(string name) => Assert.Single(_spans, s => s.DisplayName == name);
 
+    /// <summary>
+    /// Waits until a span with this name has ended and returns it (the one, when there are more it fails). The worker
+    /// emits a run's orchestration span after the run's last checkpoint committed, so a client that saw the run
+    /// finish may be a little ahead of it.
+    /// </summary>
+    public async Task<Activity> WaitForAsync(string name, CancellationToken cancellationToken)
+    {
+        while (!_spans.Any(s => s.DisplayName == name))
+        {
+            await _stopped.WaitAsync(cancellationToken);
+        }
+
+        return One(name);
+    }
+
     /// <inheritdoc />
-    public void Dispose() => _listener.Dispose();
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _stopped.Dispose();
+    }
 }

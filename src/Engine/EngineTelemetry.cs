@@ -46,6 +46,9 @@ public static partial class EngineTelemetry
     /// <summary>Span and metric tag: the runtime status an orchestration ended (or an episode left it) in.</summary>
     public const string StatusTag = "durabletask.task.status";
 
+    /// <summary>Span tag on a failed activity span: the exception type.</summary>
+    public const string ErrorTypeTag = "error.type";
+
     /// <summary>Metric tag: how an activity run ended, <see cref="CompletedOutcome"/> or <see cref="FailedOutcome"/>.</summary>
     public const string OutcomeTag = "kwf.outcome";
 

@@ -181,6 +181,7 @@ public sealed class TracingTests
         Assert.Equal("Failed", orchestration.GetTagItem(EngineTelemetry.StatusTag));
         Assert.Equal(ActivityStatusCode.Error, activity.Status);
         Assert.Equal("boom", activity.StatusDescription);
+        Assert.Equal(typeof(InvalidOperationException).FullName, activity.GetTagItem(EngineTelemetry.ErrorTypeTag));
         Assert.Equal(orchestration.SpanId, activity.ParentSpanId);
     }
 

@@ -233,7 +233,7 @@ public sealed class DurableTaskWorker : BackgroundService
         catch (Exception ex)
         {
             span?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            span?.SetTag("error.type", ex.GetType().FullName);
+            span?.SetTag(EngineTelemetry.ErrorTypeTag, ex.GetType().FullName);
             result.TaskFailed = new TaskFailedEvent { TaskScheduledId = request.TaskId, FailureDetails = FailureDetails.FromException(ex).ToProto() };
         }
 

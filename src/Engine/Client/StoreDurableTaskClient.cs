@@ -43,14 +43,16 @@ public sealed class StoreDurableTaskClient : DurableTaskClient
             throw new ArgumentException($"The input of orchestration '{orchestratorName}' cannot be serialized: {ex.Message}", nameof(input), ex);
         }
 
-        using var span = EngineTelemetry.Source.StartActivity(EngineTelemetry.ScheduleSpan, ActivityKind.Producer, options?.TraceParent);
-        span?.SetTag(EngineTelemetry.InstanceIdTag, instanceId);
-        span?.SetTag(EngineTelemetry.NameTag, orchestratorName);
-        var traceParent = options?.TraceParent ?? Activity.Current?.Id;
         await _store.StartAsync(cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow().UtcDateTime;
         var executionId = Guid.NewGuid().ToString("N");
         var startAt = options?.StartAt?.UtcDateTime;
+
+        // The producer span's context (else the caller's) is stored in ExecutionStarted: the run's spans join this
+        // trace in whichever process runs them, however often it restarts.
+        var explicitParent = options?.TraceParent is { } tp && ActivityContext.TryParse(tp, null, out var parsed) ? parsed : default;
+        using var span = EngineTelemetry.StartCreateOrchestrationSpan(orchestratorName, options?.Version, instanceId, executionId, explicitParent);
+        var traceContext = EngineTelemetry.TraceContextToStore(span, options?.TraceParent);
         var started = new ExecutionStartedEvent
         {
             Name = orchestratorName,
@@ -58,7 +60,8 @@ public sealed class StoreDurableTaskClient : DurableTaskClient
             Input = json,
             OrchestrationInstance = new OrchestrationInstance { InstanceId = instanceId, ExecutionId = executionId },
             ScheduledStartTimestamp = startAt is { } at ? Timestamp.FromDateTime(at) : null,
-            ParentTraceContext = traceParent is null ? null : new TraceContext { TraceParent = traceParent },
+            ParentTraceContext = traceContext,
+            OrchestrationSpanID = traceContext is null ? null : EngineTelemetry.NewSpanId(),
         };
         var tags = options?.Tags ?? new Dictionary<string, string>();
         foreach (var tag in tags)
@@ -81,7 +84,7 @@ public sealed class StoreDurableTaskClient : DurableTaskClient
                     ScheduledStartAt = startAt,
                     SerializedInput = json,
                     Tags = tags,
-                    TraceParent = traceParent,
+                    TraceParent = traceContext?.TraceParent,
                 },
                 ExecutionStarted = new HistoryEvent { EventId = -1, Timestamp = Timestamp.FromDateTime(now), ExecutionStarted = started },
                 ReplaceTerminal = options?.ReplaceTerminalInstance ?? false,

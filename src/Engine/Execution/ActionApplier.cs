@@ -422,6 +422,7 @@ public static class ActionApplier
             SerializedInput = sub.Input,
             ParentInstanceId = parent.InstanceId,
             Tags = new Dictionary<string, string>(sub.Tags),
+            TraceParent = sub.ParentTraceContext?.TraceParent,
         };
         return new ChildInstance(metadata, new HistoryEvent { EventId = -1, Timestamp = Timestamp.FromDateTime(now), ExecutionStarted = start });
     }

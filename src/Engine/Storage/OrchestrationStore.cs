@@ -45,6 +45,7 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         _backend = backend;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger<OrchestrationStore>.Instance;
+        EngineTelemetry.Track(this);
     }
 
     /// <summary>A store that keeps everything in memory, for tests and tools.</summary>
@@ -165,6 +166,15 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
             }
 
             _timers.Enqueue(entry, at);
+        }
+    }
+
+    /// <summary>The lengths of the ready queues, for the backlog gauge (read only when metrics are collected).</summary>
+    internal (int Orchestrations, int Activities, int Entities) ReadyBacklog()
+    {
+        lock (_sync)
+        {
+            return (_readyOrchestrations.Count, _readyActivities.Count, _readyEntities.Count);
         }
     }
 
@@ -445,6 +455,7 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
             _changeWaiters.Clear();
         }
 
+        EngineTelemetry.Untrack(this);
         await _backend.DisposeAsync().ConfigureAwait(false);
     }
 

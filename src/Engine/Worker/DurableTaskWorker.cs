@@ -152,23 +152,39 @@ public sealed class DurableTaskWorker : BackgroundService
 
     private async Task ProcessOrchestrationAsync(OrchestrationWorkItem workItem)
     {
-        using var span = EngineTelemetry.Source.StartActivity(EngineTelemetry.OrchestrationSpan, ActivityKind.Internal, workItem.Metadata.TraceParent);
-        span?.SetTag(EngineTelemetry.InstanceIdTag, workItem.InstanceId);
-        span?.SetTag(EngineTelemetry.NameTag, workItem.Metadata.Name);
+        var startedAt = Stopwatch.GetTimestamp();
         try
         {
             var now = _time.GetUtcNow().UtcDateTime;
+
+            // A run is traced when its client stored a trace context; the metadata says so without reading history.
+            ExecutionStartedEvent? executionStarted = null;
+            ActivityContext parentSpan = default, orchestrationSpan = default;
+            var traced = workItem.Metadata.TraceParent is not null
+                && EngineTelemetry.TryGetOrchestrationContext(executionStarted = EngineTelemetry.FindExecutionStarted(workItem), out parentSpan, out orchestrationSpan);
+            var ranCode = false;
             if (!ActionApplier.TryTerminate(workItem, now, out var checkpoint))
             {
                 var episode = ActionApplier.OpenEpisode(workItem, now);
                 var response = _orchestrations.Execute(workItem.InstanceId, workItem.PastEvents, episode);
+                if (traced)
+                {
+                    EngineTelemetry.PropagateTo(response, workItem.InstanceId, orchestrationSpan);
+                }
+
                 checkpoint = ActionApplier.Apply(workItem, episode, response, now);
+                ranCode = true;
             }
 
             await _store.CompleteOrchestrationAsync(workItem, checkpoint!, CancellationToken.None).ConfigureAwait(false);
             var status = checkpoint!.Metadata.Status;
-            span?.SetTag(EngineTelemetry.StatusTag, status.ToString());
-            EngineTelemetry.RecordEpisode(workItem.Metadata, checkpoint.Metadata);
+            EngineTelemetry.RecordEpisode(workItem.Metadata, checkpoint.Metadata, ranCode, Stopwatch.GetElapsedTime(startedAt));
+            if (traced && (checkpoint.Metadata.IsTerminal || checkpoint.StartsNewExecution))
+            {
+                EngineTelemetry.EmitOrchestrationSpan(
+                    executionStarted!, parentSpan, orchestrationSpan, EngineTelemetry.RunStartedAt(workItem, now), _time.GetUtcNow().UtcDateTime, checkpoint.Metadata, checkpoint.StartsNewExecution);
+            }
+
             if (status == OrchestrationRuntimeStatus.Failed && checkpoint.Metadata.FailureDetails is { } failure)
             {
                 Log.OrchestrationFailed(_logger, workItem.InstanceId, failure.ErrorType, failure.ErrorMessage);
@@ -183,7 +199,6 @@ public sealed class DurableTaskWorker : BackgroundService
         catch (Exception ex)
         {
             Log.EpisodeAbandoned(_logger, workItem.InstanceId, ex);
-            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
             await _store.AbandonOrchestrationAsync(workItem, _options.ErrorBackoff, CancellationToken.None).ConfigureAwait(false);
         }
     }
@@ -191,10 +206,7 @@ public sealed class DurableTaskWorker : BackgroundService
     private async Task ProcessActivityAsync(ActivityWorkItem workItem)
     {
         var request = workItem.Request;
-        using var span = EngineTelemetry.Source.StartActivity(
-            EngineTelemetry.ActivitySpan, ActivityKind.Internal, request.ParentTraceContext?.TraceParent ?? Activity.Current?.Id);
-        span?.SetTag(EngineTelemetry.InstanceIdTag, workItem.InstanceId);
-        span?.SetTag(EngineTelemetry.NameTag, request.Name);
+        using var span = EngineTelemetry.StartActivitySpan(request);
         var started = Stopwatch.GetTimestamp();
         var result = new HistoryEvent { EventId = -1 };
         var token = _activityShutdown.Token;
@@ -221,11 +233,13 @@ public sealed class DurableTaskWorker : BackgroundService
         catch (Exception ex)
         {
             span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            span?.SetTag(EngineTelemetry.ErrorTypeTag, ex.GetType().FullName);
             result.TaskFailed = new TaskFailedEvent { TaskScheduledId = request.TaskId, FailureDetails = FailureDetails.FromException(ex).ToProto() };
         }
 
         result.Timestamp = Timestamp.FromDateTime(_time.GetUtcNow().UtcDateTime);
         EngineTelemetry.RecordActivity(request.Name, Stopwatch.GetElapsedTime(started), result.TaskFailed is null);
+        span?.Dispose(); // The span is the execution; it ends before the result can move the orchestration on.
         Log.ActivityFinished(_logger, workItem.InstanceId, request.Name, request.TaskId, result.TaskFailed is null ? "completed" : "failed");
         try
         {

@@ -158,6 +158,21 @@ public static class SandboxOrchestrations
     {
         ArgumentNullException.ThrowIfNull(request);
         SandboxIds.ValidateSandboxId(request.SandboxId);
+        try
+        {
+            return await RunLockedAsync(context, request, body);
+        }
+        catch (SandboxOperationCompensatedException) when (!context.IsReplaying)
+        {
+            // The exception ends the run, so it escapes in the run's last episode, which is never replayed by a worker.
+            SandboxTelemetry.RecordCompensated(context.Name);
+            throw;
+        }
+    }
+
+    private static async Task<SandboxOperationResult> RunLockedAsync(
+        TaskOrchestrationContext context, SandboxRequest request, Func<SandboxSession, SandboxRequest, Task<SandboxOperationResult>> body)
+    {
         var entity = SandboxEntity.IdFor(request.SandboxId);
         await using (await context.Entities.LockEntitiesAsync(entity))
         {

@@ -513,7 +513,8 @@ internal static class SandboxCommands
         }
         catch (InvalidSandboxArgumentException ex)
         {
-            throw CliException.Usage(ex.Message);
+            // Some messages ("Missing kernel path") do not say which field; the field name maps to the file and the flag.
+            throw CliException.Usage(ex.Message.Contains(ex.Field, StringComparison.Ordinal) ? ex.Message : $"{ex.Field}: {ex.Message}");
         }
     }
 

@@ -346,7 +346,11 @@ internal static class SandboxCommands
                 NumVCpus = parse.GetValue(options.VCpus) ?? config.HypervisorConfig.NumVCpus,
                 MemorySizeMiB = parse.GetValue(options.MemoryMiB) ?? config.HypervisorConfig.MemorySizeMiB,
             },
-            NetworkConfig = parse.GetValue(options.NetNs) is { } netns ? config.NetworkConfig with { NetNsPath = netns } : config.NetworkConfig,
+            NetworkConfig = config.NetworkConfig with
+            {
+                NetNsPath = parse.GetValue(options.NetNs) ?? config.NetworkConfig.NetNsPath,
+                InterworkingModel = parse.GetValue(options.InterworkingModel) ?? config.NetworkConfig.InterworkingModel,
+            },
         };
         var extra = (parse.GetValue(options.Containers) ?? []).Select(c => new ContainerConfig { Id = c }).ToList();
         if (extra.Count > 0)

@@ -29,5 +29,7 @@ internal sealed class SandboxConfigOptions
 
     public Option<string?> NetNs { get; } = new("--netns") { Description = "Network namespace path" };
 
-    public IEnumerable<Option> All => [Config, Hypervisor, Agent, Containers, Annotations, Hostname, Kernel, Image, VCpus, MemoryMiB, NetNs];
+    public Option<string?> InterworkingModel { get; } = new("--interworking-model") { Description = "Network interworking model: tcfilter, macvtap or none" };
+
+    public IEnumerable<Option> All => [Config, Hypervisor, Agent, Containers, Annotations, Hostname, Kernel, Image, VCpus, MemoryMiB, NetNs, InterworkingModel];
 }

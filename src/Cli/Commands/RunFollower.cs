@@ -35,9 +35,10 @@ internal static class RunFollower
         }
 
         var steps = new JsonArray();
+        RunEvent? final = null;
         try
         {
-            await WatchAsync(invocation, instanceId, steps).ConfigureAwait(false);
+            final = await WatchAsync(invocation, instanceId, steps).ConfigureAwait(false);
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Unimplemented)
         {
@@ -46,8 +47,18 @@ internal static class RunFollower
         }
 
         // The stream may also end early (the host restarted); the run's state is the authority on how it ended.
-        var reply = await invocation.TaskHub.WaitForInstanceCompletionAsync(
-            new GetInstanceRequest { InstanceId = instanceId, GetInputsAndOutputs = true }, invocation.CallOptions).ConfigureAwait(false);
+        GetInstanceResponse reply;
+        try
+        {
+            reply = await invocation.TaskHub.WaitForInstanceCompletionAsync(
+                new GetInstanceRequest { InstanceId = instanceId, GetInputsAndOutputs = true }, invocation.CallOptions).ConfigureAwait(false);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Unimplemented && final is not null)
+        {
+            // A host without the sidecar service: the stream's last event is all there is to say how the run ended.
+            return await ReportAsync(invocation, operation, FromFinalEvent(instanceId, operation, final), steps).ConfigureAwait(false);
+        }
+
         if (!reply.Exists)
         {
             throw new CliException(ExitCodes.NotFound, $"run {instanceId} is gone (purged?)");
@@ -94,7 +105,29 @@ internal static class RunFollower
         return exit;
     }
 
-    private static async Task WatchAsync(Invocation invocation, string instanceId, JsonArray steps)
+    private static OrchestrationState FromFinalEvent(string instanceId, string operation, RunEvent final) => new()
+    {
+        InstanceId = instanceId,
+        Name = operation,
+        OrchestrationStatus = final.Kind switch
+        {
+            "run_completed" => OrchestrationStatus.Completed,
+            "run_failed" => OrchestrationStatus.Failed,
+            _ => OrchestrationStatus.Terminated,
+        },
+        FailureDetails = final.Kind == "run_completed" ? null : FailureFromDetail(final.Detail),
+    };
+
+    // The detail of a failed run reads "Namespace.TypeException: message".
+    private static TaskFailureDetails FailureFromDetail(string detail)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(detail, @"^(?<type>[\w.]+Exception): (?<message>.*)$", System.Text.RegularExpressions.RegexOptions.Singleline);
+        return match.Success
+            ? new TaskFailureDetails { ErrorType = match.Groups["type"].Value, ErrorMessage = match.Groups["message"].Value }
+            : new TaskFailureDetails { ErrorType = "RunFailed", ErrorMessage = detail };
+    }
+
+    private static async Task<RunEvent?> WatchAsync(Invocation invocation, string instanceId, JsonArray steps)
     {
         using var call = invocation.Sandboxes.WatchRun(new WatchRunRequest { InstanceId = instanceId }, invocation.CallOptions);
         while (await call.ResponseStream.MoveNext(invocation.Token).ConfigureAwait(false))
@@ -112,8 +145,10 @@ internal static class RunFollower
 
             if (RunEventView.IsFinal(runEvent))
             {
-                return;
+                return runEvent;
             }
         }
+
+        return null;
     }
 }

@@ -107,7 +107,7 @@ internal sealed class HostProcess : IAsyncDisposable
 
             if (File.Exists(Socket))
             {
-                last = await KwfProcess.RunAsync(Socket, "wf", "list", "--limit", "1");
+                last = await KwfProcess.RunAsync(Socket, "sandbox", "list");
                 if (last.Exit == ExitCodes.Ok)
                 {
                     return;

@@ -87,6 +87,7 @@ internal static class KataWorkflowsHost
 
         var app = builder.Build();
         app.MapGrpcService<SandboxesService>();
+        app.MapGrpcService<SidecarClientService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
 

@@ -107,8 +107,11 @@ public sealed class SandboxCommandTests(HostFixture host) : IClassFixture<HostFi
             var listed = (await host.KwfAsync("--json", "network", "routes", "sb-net")).Expect(ExitCodes.Ok).Json.AsArray();
             Assert.Equal(["10.1.0.0/24", "10.2.0.0/16"], listed.Select(r => (string?)r!["dest"]));
 
-            (await host.KwfAsync("network", "rm-iface", "sb-net", "--config", iface)).Expect(ExitCodes.Ok);
-            Assert.DoesNotContain("eth1", (await host.KwfAsync("network", "ifaces", "sb-net")).Expect(ExitCodes.Ok).Out, StringComparison.Ordinal);
+            // Removed by MAC; removing it again finds nothing, which (as in Kata) is not an error.
+            var removed = (await host.KwfAsync("--json", "network", "rm-iface", "sb-net", "--config", iface)).Expect(ExitCodes.Ok).Json;
+            Assert.Equal("02:00:00:00:00:11", (string?)removed["result"]!["interface"]!["hwAddr"]);
+            var again = (await host.KwfAsync("--json", "network", "rm-iface", "sb-net", "--mac", "02:00:00:00:00:11")).Expect(ExitCodes.Ok).Json;
+            Assert.Null(again["result"]!["interface"]);
 
             var device = (await host.KwfAsync("--json", "device", "add", "sb-net", "--id", "null0", "--host-path", "/dev/null", "--container-path", "/dev/xnull", "--type", "c", "--major", "1", "--minor", "3")).Expect(ExitCodes.Ok).Json;
             Assert.Equal("null0", (string?)device["result"]!["device"]!["id"]);

@@ -13,6 +13,9 @@ namespace KataWorkflows.Cli.Commands;
 /// <summary><c>kwf wf ...</c>: workflow runs over the Durable Task sidecar API, and offline replay.</summary>
 internal static class WorkflowCommands
 {
+    // How long suspend and resume wait to see their effect before printing the status as it is.
+    private static readonly TimeSpan ControlSettleTime = TimeSpan.FromSeconds(15);
+
     public static Command Workflow(KwfApp app)
     {
         var command = new Command("wf", "Workflow runs: list, show, history, export, replay, terminate, suspend, resume, restart, purge, raise");
@@ -279,7 +282,11 @@ internal static class WorkflowCommands
                 await inv.TaskHub.ResumeInstanceAsync(new ResumeRequest { InstanceId = instanceId, Reason = text }, inv.CallOptions).ConfigureAwait(false);
             }
 
-            return await AfterControlAsync(inv, instanceId, suspend ? "suspend" : "resume", waitForEnd: false).ConfigureAwait(false);
+            // The host applies suspend and resume when the run next takes its inbox: wait (briefly) until it has.
+            Func<OrchestrationStatus, bool> applied = suspend
+                ? s => s == OrchestrationStatus.Suspended || InstanceView.IsTerminal(s)
+                : s => s != OrchestrationStatus.Suspended;
+            return await AfterControlAsync(inv, instanceId, suspend ? "suspend" : "resume", waitForEnd: false, applied).ConfigureAwait(false);
         });
         return command;
     }
@@ -402,13 +409,20 @@ internal static class WorkflowCommands
         return command;
     }
 
-    private static async Task<int> AfterControlAsync(Invocation inv, string instanceId, string verb, bool waitForEnd)
+    private static async Task<int> AfterControlAsync(
+        Invocation inv, string instanceId, string verb, bool waitForEnd, Func<OrchestrationStatus, bool>? applied = null)
     {
         var request = new GetInstanceRequest { InstanceId = instanceId, GetInputsAndOutputs = true };
         var reply = waitForEnd && !inv.NoWait
             ? await inv.TaskHub.WaitForInstanceCompletionAsync(request, inv.CallOptions).ConfigureAwait(false)
             : await inv.TaskHub.GetInstanceAsync(request, inv.CallOptions).ConfigureAwait(false);
         var state = RequireExists(reply, instanceId);
+        var until = DateTime.UtcNow + ControlSettleTime;
+        while (applied is not null && !inv.NoWait && !applied(state.OrchestrationStatus) && DateTime.UtcNow < until)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), inv.Token).ConfigureAwait(false);
+            state = RequireExists(await inv.TaskHub.GetInstanceAsync(request, inv.CallOptions).ConfigureAwait(false), instanceId);
+        }
         if (inv.Json)
         {
             inv.WriteJson(InstanceView.ToJson(state));

@@ -38,7 +38,8 @@ public sealed class OrchestrationModule
 
     /// <summary>
     /// Loads a candidate build from <paramref name="assemblyPath"/> in its own load context and runs its registration
-    /// method: <paramref name="module"/> names a type (its one registration method is used) or <c>Type.Method</c>;
+    /// method: <paramref name="module"/> names a type (its one registration method is used) or a method (<c>Type.Method</c>,
+    /// or its tail when unambiguous);
     /// without it, the assembly must have exactly one.
     /// </summary>
     /// <exception cref="CliException">A usage error saying what was not found and what is there.</exception>
@@ -88,7 +89,8 @@ public sealed class OrchestrationModule
                     : $"--assembly: '{assemblyPath}' has several registration methods; choose one with --module ({available})");
         }
 
-        var byMethod = candidates.Where(m => Name(m) == module).ToList();
+        // Type.Method in full, or its tail (CandidateOrchestrations.ChangedExec, ChangedExec) when that is unambiguous.
+        var byMethod = candidates.Where(m => Name(m) == module || Name(m).EndsWith("." + module, StringComparison.Ordinal)).ToList();
         if (byMethod.Count == 1)
         {
             return byMethod[0];

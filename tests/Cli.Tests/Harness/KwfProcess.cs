@@ -8,13 +8,13 @@ internal static class KwfProcess
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(2);
 
-    public static Task<KwfResult> RunAsync(string socket, params string[] args) => RunAsync(socket, null, null, args);
+    public static Task<KwfResult> RunAsync(string socket, params string[] args) => RunWithAsync(socket, null, null, args);
 
     /// <summary>
     /// Runs kwf with KWF_SOCKET set; <paramref name="onLine"/> sees stdout lines as they come (to act while a run is in
     /// progress). A kwf still running after two minutes is killed and the test fails.
     /// </summary>
-    public static async Task<KwfResult> RunAsync(string socket, string? stdin, Action<string>? onLine, params string[] args)
+    public static async Task<KwfResult> RunWithAsync(string socket, string? stdin, Action<string>? onLine, params string[] args)
     {
         var start = new ProcessStartInfo(Artifacts.Dotnet)
         {

@@ -71,9 +71,10 @@ public static class SandboxView
         {
             text.Append(Status(sandbox));
         }
-        else if (obj.ContainsKey("sandbox"))
+        else
         {
-            text.Append("sandbox deleted\n");
+            // A completed call reports the sandbox after it; none means the call deleted it.
+            text.Append("the sandbox no longer exists\n");
         }
 
         foreach (var key in new[] { "process", "interface", "routes", "device" })
@@ -84,7 +85,7 @@ public static class SandboxView
             }
         }
 
-        return text.Length == 0 ? "done\n" : text.ToString();
+        return text.ToString();
     }
 
     private static string? Text(JsonObject obj, string key) => obj[key] is { } value ? JsonText.Scalar(value) : null;

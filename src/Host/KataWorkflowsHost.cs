@@ -45,6 +45,7 @@ internal static class KataWorkflowsHost
 
         Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        builder.Services.AddHostedService<StoreStartup>();
         builder.Services.AddSandboxDrivers(store => store.RunRoot = options.RunRoot, faults => faults.Spec = options.Faults.Spec);
         builder.Services.AddDurableTaskEngine(engine =>
         {
@@ -81,7 +82,8 @@ internal static class KataWorkflowsHost
             grpc.Interceptors.Add<CallInterceptor>();
         });
         builder.Services.AddGrpcReflection();
-        builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
+        // Health is checked when asked, not from a cache published every few seconds.
+        builder.Services.AddGrpcHealthChecks(o => o.UseHealthChecksCache = false).AddCheck<StoreHealthCheck>("store");
         builder.Services.AddSingleton<SystemdNotifier>();
         builder.Services.AddSingleton<RunWatcher>();
 

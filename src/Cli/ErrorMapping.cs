@@ -20,11 +20,18 @@ public static class ErrorMapping
         _ => ExitCodes.Error,
     };
 
+    /// <summary>The exit code for a failed call: a call that never reached the host (TLS refused, say) is <see cref="ExitCodes.Unavailable"/>.</summary>
+    public static int ExitCodeFor(RpcException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return IsConnectionFailure(exception) ? ExitCodes.Unavailable : ExitCodeFor(exception.StatusCode);
+    }
+
     /// <summary>The message for a failed call: the host's own detail, or what the connection problem was.</summary>
     public static string MessageFor(RpcException exception, string target)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        if (exception.StatusCode == StatusCode.Unavailable)
+        if (IsConnectionFailure(exception))
         {
             var cause = Innermost(exception.Status.DebugException ?? exception);
             return $"cannot reach the host at {target}: {cause.Message}";
@@ -94,6 +101,11 @@ public static class ErrorMapping
 
         return false;
     }
+
+    // Grpc.Net.Client reports a failed TLS handshake as Internal, with the HttpRequestException as its debug exception.
+    private static bool IsConnectionFailure(RpcException exception) =>
+        exception.StatusCode == StatusCode.Unavailable
+        || (exception.StatusCode == StatusCode.Internal && exception.Status.DebugException is HttpRequestException);
 
     private static Exception Innermost(Exception exception)
     {

@@ -90,7 +90,7 @@ public sealed class KwfApp
         catch (RpcException ex)
         {
             await _err.WriteLineAsync($"kwf: {ErrorMapping.MessageFor(ex, invocation?.Target ?? "the host")}").ConfigureAwait(false);
-            return ErrorMapping.ExitCodeFor(ex.StatusCode);
+            return ErrorMapping.ExitCodeFor(ex);
         }
         catch (IOException ex)
         {

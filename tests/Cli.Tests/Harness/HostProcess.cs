@@ -34,7 +34,7 @@ internal sealed class HostProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a host over <paramref name="directory"/> (state, run root and socket inside it) and waits until it answers.</summary>
-    public static async Task<HostProcess> StartAsync(string directory, string? faults = null)
+    public static async Task<HostProcess> StartAsync(string directory, string? faults = null, IReadOnlyDictionary<string, string>? settings = null)
     {
         var socket = Path.Combine(directory, "kwf.sock");
         var start = new ProcessStartInfo(Artifacts.Dotnet)
@@ -49,6 +49,11 @@ internal sealed class HostProcess : IAsyncDisposable
         start.Environment["KataWorkflows__RunRoot"] = Path.Combine(directory, "run");
         start.Environment["KataWorkflows__Listen__UnixSocket"] = socket;
         start.Environment["KataWorkflows__Faults__Spec"] = faults ?? string.Empty;
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
         start.Environment["DOTNET_ENVIRONMENT"] = "Development";
         start.Environment["DOTNET_TieredPGO"] = "0";
         start.Environment["DOTNET_gcServer"] = "0";

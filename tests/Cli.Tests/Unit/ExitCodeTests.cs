@@ -46,6 +46,11 @@ public sealed class ExitCodeTests
     {
         var message = ErrorMapping.MessageFor(new RpcException(new Status(StatusCode.Unavailable, "x", new IOException("refused"))), "unix:/run/x.sock");
         Assert.Equal("cannot reach the host at unix:/run/x.sock: refused", message);
+
+        var tls = new RpcException(new Status(StatusCode.Internal, "x", new HttpRequestException("ssl", new System.Security.Authentication.AuthenticationException("chain"))));
+        Assert.Equal(ExitCodes.Unavailable, ErrorMapping.ExitCodeFor(tls));
+        Assert.Equal("cannot reach the host at https://h:1/: chain", ErrorMapping.MessageFor(tls, "https://h:1/"));
+        Assert.Equal(ExitCodes.Error, ErrorMapping.ExitCodeFor(new RpcException(new Status(StatusCode.Internal, "bug"))));
     }
 
     [Theory]

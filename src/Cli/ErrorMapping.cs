@@ -16,7 +16,6 @@ public static class ErrorMapping
         StatusCode.FailedPrecondition or StatusCode.AlreadyExists or StatusCode.Aborted => ExitCodes.FailedPrecondition,
         StatusCode.Unavailable => ExitCodes.Unavailable,
         StatusCode.DeadlineExceeded => ExitCodes.Timeout,
-        StatusCode.Cancelled => ExitCodes.Cancelled,
         _ => ExitCodes.Error,
     };
 

@@ -76,16 +76,17 @@ public sealed class KwfApp
             await _err.WriteLineAsync($"kwf: {ex.Message}").ConfigureAwait(false);
             return ex.ExitCode;
         }
-        catch (Exception ex) when (invocation is not null && IsCancellation(ex) && !cancellationToken.IsCancellationRequested)
-        {
-            var timeout = invocation.Timeout is { } t ? string.Create(CultureInfo.InvariantCulture, $" after {t.TotalSeconds:0.###}s") : string.Empty;
-            await _err.WriteLineAsync($"kwf: timed out{timeout}; a run already started goes on in the host (see 'kwf wf list')").ConfigureAwait(false);
-            return ExitCodes.Timeout;
-        }
-        catch (Exception ex) when (IsCancellation(ex))
+        catch (Exception ex) when (IsCancellation(ex) && cancellationToken.IsCancellationRequested)
         {
             await _err.WriteLineAsync("kwf: interrupted; a run already started goes on in the host").ConfigureAwait(false);
             return ExitCodes.Cancelled;
+        }
+        catch (Exception ex) when (IsCancellation(ex) && invocation is { Timeout: { } timeout } && invocation.Token.IsCancellationRequested)
+        {
+            await _err.WriteLineAsync(string.Create(
+                CultureInfo.InvariantCulture,
+                $"kwf: timed out after {timeout.TotalSeconds:0.###}s; a run already started goes on in the host (see 'kwf wf list')")).ConfigureAwait(false);
+            return ExitCodes.Timeout;
         }
         catch (RpcException ex)
         {

@@ -45,6 +45,14 @@ internal static class RunFollower
             // A host without WatchRun still answers the sidecar's wait below: no live steps, same outcome.
             await invocation.Err.WriteLineAsync("(the host does not stream steps; waiting for the outcome)").ConfigureAwait(false);
         }
+        catch (RpcException ex) when (!invocation.Token.IsCancellationRequested)
+        {
+            // The run is durable: it goes on (or resumes when the host is back) whatever happened to this connection.
+            throw new CliException(
+                ErrorMapping.ExitCodeFor(ex),
+                $"{ErrorMapping.MessageFor(ex, invocation.Target)}; run {instanceId} goes on in the host: 'kwf wf show --wait {instanceId}' tells how it ends",
+                ex);
+        }
 
         // The stream may also end early (the host restarted); the run's state is the authority on how it ended.
         GetInstanceResponse reply;

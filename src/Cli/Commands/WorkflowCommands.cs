@@ -87,7 +87,7 @@ internal static class WorkflowCommands
     private static Command Show(KwfApp app)
     {
         var id = InstanceArgument();
-        var wait = new Option<bool>("--wait") { Description = "Wait until the run ends; the exit code then says how it ended (0 completed, 5 failed or terminated)" };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the run ends; the exit code then says how it ended (0 completed, 5 failed, compensated or terminated; 2-4 for a refused call)" };
         var command = new Command("show", "A run's status, input, output and failure") { id, wait };
         app.SetAction(command, async inv =>
         {

@@ -39,6 +39,7 @@ public sealed class CrashRecoveryTests
 
             // The CLI that was following lost its host: a connection error, not a made-up outcome.
             Assert.True(following.Exit is ExitCodes.Unavailable or ExitCodes.Error, following.ToString());
+            Assert.Contains($"run {id} goes on in the host", following.Err, StringComparison.Ordinal);
             Assert.Contains("ok   sandbox.createNetwork", following.Out, StringComparison.Ordinal);
             Assert.DoesNotContain("run completed", following.Out, StringComparison.Ordinal);
 

@@ -43,8 +43,15 @@ internal static class KataWorkflowsHost
         builder.WebHost.ConfigureKestrel(kestrel => KestrelListeners.Configure(kestrel, options, unixSocket, tls));
         builder.Services.AddSingleton(unixSocket);
 
-        Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        try
+        {
+            Directory.CreateDirectory(options.StateDirectory, UnixSocketListener.DirectoryMode);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new HostConfigurationException([$"{KataWorkflowsOptions.SectionName}:StateDirectory: cannot create '{options.StateDirectory}': {ex.Message}"], ex);
+        }
+
         builder.Services.AddHostedService<StoreStartup>();
         builder.Services.AddSandboxDrivers(store => store.RunRoot = options.RunRoot, faults => faults.Spec = options.Faults.Spec);
         builder.Services.AddDurableTaskEngine(engine =>

@@ -20,6 +20,7 @@ public sealed class ConfigurationTests
     [InlineData("KataWorkflows:Store:Sqlite:Path", "--KataWorkflows:Store:Sqlite:Path=store.db")]
     [InlineData("KataWorkflows:StateDirectory", "--KataWorkflows:StateDirectory=state")]
     [InlineData("KataWorkflows:RunRoot", "--KataWorkflows:RunRoot=")]
+    [InlineData("KataWorkflows:StateDirectory", "--KataWorkflows:StateDirectory=/proc/kwf-cannot-exist/state")]
     [InlineData("KataWorkflows:Worker:MaxConcurrentActivities", "--KataWorkflows:Worker:MaxConcurrentActivities=0")]
     [InlineData("KataWorkflows:Faults:Spec", "--KataWorkflows:Faults:Spec=sandbox.nothing:fail")]
     [InlineData("KataWorkflows:Limits:MaxRequestBytes", "--KataWorkflows:Limits:MaxRequestBytes=10")]

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using KataWorkflows.Activities.Drivers;
+using KataWorkflows.Engine;
+using KataWorkflows.Host.Telemetry;
+using KataWorkflows.Orchestrations.Client;
+using KataWorkflows.Orchestrations.Model;
+using KataWorkflows.Protocol.V1;
+
+namespace KataWorkflows.Host.Services;
+
+/// <summary>
+/// Wraps every incoming call in a span of <see cref="HostTelemetry.Source"/>, counts it, and maps the exceptions the
+/// services let through to gRPC status codes; a sandbox call's failure also travels as the
+/// <see cref="FailureTrailer"/> trailer.
+/// </summary>
+internal sealed partial class CallInterceptor : Interceptor
+{
+    /// <summary>The binary trailer that carries a <see cref="CallFailure"/>.</summary>
+    public const string FailureTrailer = "kwf-failure-bin";
+
+    private readonly ILogger<CallInterceptor> _logger;
+
+    /// <summary>Creates the interceptor.</summary>
+    public CallInterceptor(ILogger<CallInterceptor> logger) => _logger = logger;
+
+    /// <inheritdoc />
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
+        RunAsync(context, () => continuation(request, context));
+
+    /// <inheritdoc />
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        RunAsync(context, async () =>
+        {
+            await continuation(request, responseStream, context);
+            return true;
+        });
+
+    /// <inheritdoc />
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        RunAsync(context, () => continuation(requestStream, context));
+
+    /// <inheritdoc />
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        RunAsync(context, async () =>
+        {
+            await continuation(requestStream, responseStream, context);
+            return true;
+        });
+
+    private async Task<T> RunAsync<T>(ServerCallContext context, Func<Task<T>> call)
+    {
+        var method = context.Method;
+        var service = method.Split('/', StringSplitOptions.RemoveEmptyEntries) is [var s, ..] ? s : method;
+        using var activity = HostTelemetry.Source.StartActivity(method.TrimStart('/'), ActivityKind.Server);
+        activity?.SetTag(HostTelemetry.MethodTag, method);
+        activity?.SetTag(HostTelemetry.ServiceTag, service);
+        var started = Stopwatch.GetTimestamp();
+        var code = StatusCode.OK;
+        try
+        {
+            return await call();
+        }
+        catch (RpcException ex)
+        {
+            code = ex.StatusCode;
+            throw;
+        }
+        catch (Exception ex)
+        {
+            var mapped = Map(ex, context);
+            code = mapped.StatusCode;
+            if (code == StatusCode.Internal)
+            {
+                LogUnexpected(ex, method);
+            }
+
+            throw mapped;
+        }
+        finally
+        {
+            activity?.SetTag(HostTelemetry.StatusCodeTag, (int)code);
+            if (code != StatusCode.OK)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error, code.ToString());
+            }
+
+            var tags = new TagList { { HostTelemetry.MethodTag, method }, { HostTelemetry.StatusCodeTag, code.ToString() } };
+            HostTelemetry.Calls.Add(1, tags);
+            HostTelemetry.CallDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, tags);
+        }
+    }
+
+    /// <summary>The status a failure maps to.</summary>
+    public static RpcException Map(Exception exception, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        ArgumentNullException.ThrowIfNull(context);
+        switch (exception)
+        {
+            case SandboxCallException call:
+                var trailers = new Metadata { { FailureTrailer, ToProto(call).ToByteArray() } };
+                if (call.InstanceId is not null)
+                {
+                    trailers.Add("kwf-instance-id", call.InstanceId);
+                }
+
+                trailers.Add("kwf-error-kind", call.Kind.ToString());
+                var message = call.InnerException is InvalidSandboxArgumentException { Field: var field } && !call.Message.StartsWith(field, StringComparison.Ordinal)
+                    ? $"{field}: {call.Message}"
+                    : call.Message;
+                return new RpcException(new Status(CodeOf(call.Kind), message), trailers, message);
+            case InvalidSandboxArgumentException invalid:
+                return Status(StatusCode.InvalidArgument, invalid.Message.StartsWith(invalid.Field, StringComparison.Ordinal) ? invalid.Message : $"{invalid.Field}: {invalid.Message}");
+            case InstanceNotFoundException:
+                return Status(StatusCode.NotFound, exception.Message);
+            case InstanceAlreadyExistsException:
+                return Status(StatusCode.AlreadyExists, exception.Message);
+            case InstanceStateException:
+                return Status(StatusCode.FailedPrecondition, exception.Message);
+            case DriverUnavailableException:
+                return Status(StatusCode.FailedPrecondition, exception.Message);
+            case StoreUnavailableException:
+                return Status(StatusCode.Unavailable, exception.Message);
+            case ArgumentException or FormatException or JsonException or InvalidProtocolBufferException:
+                return Status(StatusCode.InvalidArgument, exception.Message);
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
+                return Status(StatusCode.Cancelled, "The call was cancelled");
+            default:
+                return Status(StatusCode.Internal, $"Internal error ({exception.GetType().Name}): {exception.Message}");
+        }
+    }
+
+    /// <summary>The status code of a sandbox call failure.</summary>
+    public static StatusCode CodeOf(SandboxErrorKind kind) => kind switch
+    {
+        SandboxErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+        SandboxErrorKind.NotFound => StatusCode.NotFound,
+        SandboxErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+        SandboxErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+        SandboxErrorKind.Compensated => StatusCode.Aborted,
+        SandboxErrorKind.CleanupRequired => StatusCode.Aborted,
+        SandboxErrorKind.Terminated => StatusCode.Cancelled,
+        _ => StatusCode.Unknown,
+    };
+
+    private static RpcException Status(StatusCode code, string message) => new(new Status(code, message), message);
+
+    private static CallFailure ToProto(SandboxCallException call)
+    {
+        var failure = new CallFailure { Kind = call.Kind.ToString(), InstanceId = call.InstanceId ?? string.Empty, Message = call.Message };
+        if (call.Failure is not null)
+        {
+            failure.Failure = ToProto(call.Failure);
+        }
+
+        return failure;
+    }
+
+    private static FailureInfo ToProto(FailureDetails details)
+    {
+        var info = new FailureInfo { ErrorType = details.ErrorType, ErrorMessage = details.ErrorMessage };
+        if (details.InnerFailure is not null)
+        {
+            info.InnerFailure = ToProto(details.InnerFailure);
+        }
+
+        return info;
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Error, Message = "Call {Method} failed unexpectedly")]
+    private partial void LogUnexpected(Exception exception, string method);
+}

@@ -1,0 +1,125 @@
+using Google.Protobuf.WellKnownTypes;
+using KataWorkflows.Engine;
+using KataWorkflows.Engine.Storage;
+using KataWorkflows.Orchestrations.Client;
+using KataWorkflows.Protocol.V1;
+using Microsoft.DurableTask.Protobuf;
+
+namespace KataWorkflows.Host.Services;
+
+/// <summary>
+/// Follows a run's history as it is committed: each activity start and end becomes a <see cref="RunEvent"/> (marked as
+/// a compensation once a step has failed and a different step is scheduled), then the outcome. Woken by the store's
+/// change notification for the instance, not by polling.
+/// </summary>
+internal sealed class RunWatcher
+{
+    private readonly IOrchestrationStore _store;
+
+    /// <summary>Creates the watcher.</summary>
+    public RunWatcher(IOrchestrationStore store) => _store = store;
+
+    /// <summary>Writes every step of the run, then its outcome, and returns when the run is over.</summary>
+    /// <exception cref="InstanceNotFoundException">No such run.</exception>
+    public async Task WatchAsync(string instanceId, Func<RunEvent, Task> write, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        var steps = new StepReader();
+        string? executionId = null;
+        var seen = 0;
+        while (true)
+        {
+            // Asked for before reading, so a commit between the read and the wait still wakes us.
+            var changed = _store.WaitForInstanceChangeAsync(instanceId, cancellationToken);
+            var instance = await _store.GetInstanceAsync(instanceId, includePayloads: true, cancellationToken)
+                ?? throw new InstanceNotFoundException(instanceId);
+            if (instance.ExecutionId != executionId)
+            {
+                (executionId, seen, steps) = (instance.ExecutionId, 0, new StepReader());
+            }
+
+            var history = await _store.GetHistoryAsync(instanceId, executionId, cancellationToken);
+            for (; seen < history.Count; seen++)
+            {
+                if (steps.Read(history[seen]) is { } step)
+                {
+                    await write(step);
+                }
+            }
+
+            if (instance.IsTerminal)
+            {
+                await write(Outcome(instance));
+                return;
+            }
+
+            await changed;
+        }
+    }
+
+    private static RunEvent Outcome(OrchestrationMetadata run)
+    {
+        var at = Timestamp.FromDateTime(DateTime.SpecifyKind(run.CompletedAt ?? run.LastUpdatedAt, DateTimeKind.Utc));
+        return run.Status switch
+        {
+            OrchestrationRuntimeStatus.Completed => new RunEvent { Time = at, Kind = "run_completed", Name = run.Name, Detail = run.SerializedOutput ?? string.Empty },
+            OrchestrationRuntimeStatus.Terminated => new RunEvent { Time = at, Kind = "run_terminated", Name = run.Name, Detail = run.SerializedOutput ?? string.Empty },
+            _ => new RunEvent
+            {
+                Time = at,
+                Kind = "run_failed",
+                Name = SandboxCallException.KindOf(run.FailureDetails).ToString(),
+                Detail = run.FailureDetails?.ToString() ?? run.Status.ToString(),
+            },
+        };
+    }
+
+    /// <summary>Turns history events into step events, remembering which steps are compensations.</summary>
+    private sealed class StepReader
+    {
+        private readonly Dictionary<int, (string Name, DateTime Started, bool Compensation)> _scheduled = [];
+        private string? _failedStep;
+        private bool _compensating;
+
+        public RunEvent? Read(HistoryEvent e)
+        {
+            var at = e.Timestamp?.ToDateTime() ?? DateTime.UtcNow;
+            switch (e.EventTypeCase)
+            {
+                case HistoryEvent.EventTypeOneofCase.TaskScheduled:
+                    var name = e.TaskScheduled.Name;
+
+                    // A step scheduled again after its failure is a retry; any other step after a failure is an undo.
+                    _compensating |= _failedStep is not null && name != _failedStep;
+                    _scheduled[e.EventId] = (name, at, _compensating);
+                    return Step(_compensating ? "compensation_started" : "step_started", name, e.EventId, at, string.Empty, null);
+                case HistoryEvent.EventTypeOneofCase.TaskCompleted when _scheduled.TryGetValue(e.TaskCompleted.TaskScheduledId, out var done):
+                    return Step(done.Compensation ? "compensation_completed" : "step_completed", done.Name, e.TaskCompleted.TaskScheduledId, at, string.Empty, at - done.Started);
+                case HistoryEvent.EventTypeOneofCase.TaskFailed when _scheduled.TryGetValue(e.TaskFailed.TaskScheduledId, out var failed):
+                    if (!failed.Compensation)
+                    {
+                        _failedStep ??= failed.Name;
+                    }
+
+                    var reason = FailureDetails.FromProto(e.TaskFailed.FailureDetails)?.ToString() ?? string.Empty;
+                    return Step(failed.Compensation ? "compensation_failed" : "step_failed", failed.Name, e.TaskFailed.TaskScheduledId, at, reason, at - failed.Started);
+                case HistoryEvent.EventTypeOneofCase.TimerFired when !_compensating && _failedStep is null && _scheduled.Count > 0:
+                    // A step timeout: the timer raced the step and won, so what follows undoes the call.
+                    _failedStep = "(timeout)";
+                    return null;
+                default:
+                    return null;
+            }
+        }
+
+        private static RunEvent Step(string kind, string name, int taskId, DateTime at, string detail, TimeSpan? duration) => new()
+        {
+            Time = Timestamp.FromDateTime(DateTime.SpecifyKind(at, DateTimeKind.Utc)),
+            Kind = kind,
+            Name = name,
+            TaskId = taskId,
+            Detail = detail,
+            DurationMs = duration?.TotalMilliseconds ?? 0,
+        };
+    }
+}

@@ -1,0 +1,74 @@
+using KataWorkflows.Host.Configuration;
+using KataWorkflows.Host.Tests.Harness;
+
+namespace KataWorkflows.Host.Tests;
+
+/// <summary>The configuration is validated before anything starts, and every error names its key.</summary>
+public sealed class ConfigurationTests
+{
+    [Theory]
+    [InlineData("KataWorkflows:Listen:Tcp:Port", "--KataWorkflows:Listen:Tcp:Port=70000", "--KataWorkflows:Listen:Tcp:AllowPlaintext=true")]
+    [InlineData("KataWorkflows:Listen:Tcp:Port", "--KataWorkflows:Listen:Tcp:Port=abc")]
+    [InlineData("KataWorkflows:Listen:Tcp:Address", "--KataWorkflows:Listen:Tcp:Port=5000", "--KataWorkflows:Listen:Tcp:Address=example.org", "--KataWorkflows:Listen:Tcp:AllowPlaintext=true")]
+    [InlineData("KataWorkflows:Listen:Tcp:AllowPlaintext", "--KataWorkflows:Listen:Tcp:Port=5000", "--KataWorkflows:Listen:Tcp:Address=0.0.0.0", "--KataWorkflows:Listen:Tcp:AllowPlaintext=true")]
+    [InlineData("KataWorkflows:Listen:Tcp:Tls:CertificatePath", "--KataWorkflows:Listen:Tcp:Port=5000")]
+    [InlineData("KataWorkflows:Listen:Tcp:Tls:ClientCaPath", "--KataWorkflows:Listen:Tcp:Port=5000", "--KataWorkflows:Listen:Tcp:Tls:ClientCaPath=/nonexistent/ca.pem")]
+    [InlineData("KataWorkflows:Listen:UnixSocket", "--KataWorkflows:Listen:UnixSocket=relative/kwf.sock")]
+    [InlineData("KataWorkflows:Listen:Bogus", "--KataWorkflows:Listen:Bogus=1")]
+    [InlineData("KataWorkflows:Store:Kind", "--KataWorkflows:Store:Kind=oracle")]
+    [InlineData("KataWorkflows:Store:Sqlite:Synchronous", "--KataWorkflows:Store:Sqlite:Synchronous=sometimes")]
+    [InlineData("KataWorkflows:Store:Sqlite:Path", "--KataWorkflows:Store:Sqlite:Path=store.db")]
+    [InlineData("KataWorkflows:StateDirectory", "--KataWorkflows:StateDirectory=state")]
+    [InlineData("KataWorkflows:RunRoot", "--KataWorkflows:RunRoot=")]
+    [InlineData("KataWorkflows:StateDirectory", "--KataWorkflows:StateDirectory=/proc/kwf-cannot-exist/state")]
+    [InlineData("KataWorkflows:Worker:MaxConcurrentActivities", "--KataWorkflows:Worker:MaxConcurrentActivities=0")]
+    [InlineData("KataWorkflows:Faults:Spec", "--KataWorkflows:Faults:Spec=sandbox.nothing:fail")]
+    [InlineData("KataWorkflows:Limits:MaxRequestBytes", "--KataWorkflows:Limits:MaxRequestBytes=10")]
+    [InlineData("KataWorkflows:Logging:File", "--KataWorkflows:Logging:File=logs/kwf.json")]
+    [InlineData("KataWorkflows:Logging:MinimumLevel", "--KataWorkflows:Logging:MinimumLevel=Loud")]
+    [InlineData("KataWorkflows:Telemetry:OtlpEndpoint", "--KataWorkflows:Telemetry:OtlpEndpoint=not a uri")]
+    public void A_bad_value_fails_the_build_naming_its_key(string key, params string[] arguments)
+    {
+        using var dir = TempDir.Create();
+
+        var ex = Assert.Throws<HostConfigurationException>(() => KataWorkflowsHost.Build([.. TestHost.Arguments(dir, arguments)]));
+
+        Assert.Contains(key, ex.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "sock", "kwf.sock")));
+    }
+
+    [Fact]
+    public async Task The_memory_store_and_plaintext_tcp_on_loopback_are_accepted()
+    {
+        await using var host = await TestHost.StartAsync(
+            "--KataWorkflows:Store:Kind=memory", "--KataWorkflows:Listen:Tcp:Port=0", "--KataWorkflows:Listen:Tcp:AllowPlaintext=true");
+        var tcp = host.Addresses.Single(a => a.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
+
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(tcp);
+        var created = await new Protocol.V1.Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Requests.Create("sb1"), cancellationToken: host.Token);
+
+        Assert.Equal("Completed", created.Status);
+        Assert.False(File.Exists(Path.Combine(host.Dir.Path, "state", "store.db")));
+    }
+
+    [Fact]
+    public async Task The_sqlite_store_lives_in_the_state_directory_and_logs_go_to_a_compact_json_file()
+    {
+        using var logs = TempDir.Create();
+        var logFile = Path.Combine(logs.Path, "kwf-.json");
+        await using (var host = await TestHost.StartAsync($"--KataWorkflows:Logging:File={logFile}", "--KataWorkflows:Logging:MinimumLevel=Information"))
+        {
+            await host.Sandboxes.CreateSandboxAsync(Requests.Create("sb1"), cancellationToken: host.Token);
+            Assert.True(File.Exists(Path.Combine(host.Dir.Path, "state", "store.db")));
+        }
+
+        var written = Assert.Single(Directory.GetFiles(logs.Path, "kwf-*.json"));
+        var lines = await File.ReadAllLinesAsync(written, TestContext.Current.CancellationToken);
+        Assert.NotEmpty(lines);
+        Assert.All(lines, line =>
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            Assert.True(json.RootElement.TryGetProperty("@t", out _));
+        });
+    }
+}

@@ -1,0 +1,89 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace KataWorkflows.Host.Tests.Harness;
+
+/// <summary>A CA with a server and a client certificate it signed, and a client certificate another CA signed; PEM files in a directory.</summary>
+public sealed class TestCertificates
+{
+    private TestCertificates(string directory)
+    {
+        Directory = directory;
+    }
+
+    /// <summary>Where the PEM files are.</summary>
+    public string Directory { get; }
+
+    /// <summary>The CA certificate PEM.</summary>
+    public string CaPath => Path.Combine(Directory, "ca.pem");
+
+    /// <summary>The server certificate PEM.</summary>
+    public string ServerCertPath => Path.Combine(Directory, "server.pem");
+
+    /// <summary>The server key PEM.</summary>
+    public string ServerKeyPath => Path.Combine(Directory, "server.key");
+
+    /// <summary>The CA.</summary>
+    public X509Certificate2 Ca { get; private set; } = null!;
+
+    /// <summary>A client certificate the CA signed.</summary>
+    public X509Certificate2 Client { get; private set; } = null!;
+
+    /// <summary>A client certificate another CA signed.</summary>
+    public X509Certificate2 Untrusted { get; private set; } = null!;
+
+    /// <summary>Creates the certificates and writes the PEM files.</summary>
+    public static TestCertificates Create(string directory)
+    {
+        var certs = new TestCertificates(directory);
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        certs.Ca = CreateCa("CN=kwf-test-ca", caKey);
+        using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var otherCa = CreateCa("CN=kwf-other-ca", otherKey);
+
+        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var serverRequest = new CertificateRequest("CN=localhost", serverKey, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        san.AddDnsName("localhost");
+        serverRequest.CertificateExtensions.Add(san.Build());
+        serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var server = serverRequest.Create(certs.Ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+        File.WriteAllText(certs.CaPath, certs.Ca.ExportCertificatePem());
+        File.WriteAllText(certs.ServerCertPath, server.ExportCertificatePem());
+        File.WriteAllText(certs.ServerKeyPath, serverKey.ExportPkcs8PrivateKeyPem());
+
+        certs.Client = CreateClient("CN=kwf-client", certs.Ca, [5, 6, 7, 8]);
+        certs.Untrusted = CreateClient("CN=kwf-intruder", otherCa, [9, 10, 11, 12]);
+        return certs;
+    }
+
+    /// <summary>True when a server certificate chains to the test CA.</summary>
+    public bool IsTrustedServer(X509Certificate2 certificate)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(Ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(certificate);
+    }
+
+    private static X509Certificate2 CreateCa(string name, ECDsa key)
+    {
+        var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+    }
+
+    private static X509Certificate2 CreateClient(string name, X509Certificate2 issuer, byte[] serial)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var cert = request.Create(issuer, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), serial);
+        using var withKey = cert.CopyWithPrivateKey(key);
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+    }
+}

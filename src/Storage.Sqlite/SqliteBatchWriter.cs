@@ -30,6 +30,7 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly List<Statement> _statements = [];
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _hold = new(initialState: true);
+    private readonly SqliteWalCheckpointer _checkpointer;
     private long _transactions;
     private long _batches;
     private bool _stopping;
@@ -53,9 +54,10 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly Statement _upsertEntity;
     private readonly Statement _deleteEntity;
 
-    public SqliteBatchWriter(SqliteConnection connection, string path, int maxBatchSize, ILogger logger)
+    public SqliteBatchWriter(SqliteConnection connection, SqliteWalCheckpointer checkpointer, string path, int maxBatchSize, ILogger logger)
     {
         _connection = connection;
+        _checkpointer = checkpointer;
         _path = path;
         _maxBatchSize = maxBatchSize;
         _logger = logger;
@@ -132,8 +134,12 @@ internal sealed class SqliteBatchWriter : IDisposable
     /// <summary>Lets the writer go on.</summary>
     public void Resume() => _hold.Set();
 
-    /// <summary>Starts the writer thread.</summary>
-    public void Start() => _thread.Start();
+    /// <summary>Starts the writer thread and the checkpointer's.</summary>
+    public void Start()
+    {
+        _checkpointer.Start();
+        _thread.Start();
+    }
 
     /// <summary>Queues a batch; the returned task completes when the transaction carrying it committed.</summary>
     public Task Enqueue(SqliteEncodedBatch batch)
@@ -166,7 +172,8 @@ internal sealed class SqliteBatchWriter : IDisposable
 
         _hold.Set();
 
-        return _thread.ThreadState == System.Threading.ThreadState.Unstarted ? Task.CompletedTask : _stopped.Task;
+        var stopped = _thread.ThreadState == System.Threading.ThreadState.Unstarted ? Task.CompletedTask : _stopped.Task;
+        return stopped.ContinueWith(_ => _checkpointer.Stop(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     /// <inheritdoc />
@@ -174,6 +181,7 @@ internal sealed class SqliteBatchWriter : IDisposable
     {
         DisposeStatements();
         _hold.Dispose();
+        _checkpointer.Dispose();
         _connection.Dispose();
     }
 
@@ -265,6 +273,7 @@ internal sealed class SqliteBatchWriter : IDisposable
             }
 
             _commit.Execute();
+            _checkpointer.Committed();
             Interlocked.Increment(ref _transactions);
             Interlocked.Add(ref _batches, group.Count(b => b.Error is null));
         }

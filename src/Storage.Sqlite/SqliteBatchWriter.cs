@@ -42,7 +42,6 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly Statement _savepoint;
     private readonly Statement _release;
     private readonly Statement _rollbackToSavepoint;
-    private readonly Statement _lastHistorySequence;
     private readonly Statement _deleteInstance;
     private readonly Statement _upsertInstance;
     private readonly Statement _truncateHistory;
@@ -69,8 +68,6 @@ internal sealed class SqliteBatchWriter : IDisposable
             _savepoint = Prepare("SAVEPOINT batch");
             _release = Prepare("RELEASE batch");
             _rollbackToSavepoint = Prepare("ROLLBACK TO batch");
-            _lastHistorySequence = Prepare(
-                "SELECT MAX(SequenceNumber) FROM History WHERE InstanceId = $id AND ExecutionId = $execution", "$id", "$execution");
             _deleteInstance = Prepare(
                 """
                 DELETE FROM Instances WHERE InstanceId = $id;
@@ -315,22 +312,6 @@ internal sealed class SqliteBatchWriter : IDisposable
     {
         var batch = encoded.Batch;
 
-        // The duplicate-episode guard looks at the history as it was before this batch, like the in-memory backend;
-        // the History primary key backs it up.
-        foreach (var append in batch.AppendHistory)
-        {
-            if (batch.DeleteInstances.Contains(append.InstanceId))
-            {
-                continue;
-            }
-
-            _lastHistorySequence.Set(0, append.InstanceId).Set(1, append.ExecutionId);
-            if (_lastHistorySequence.ExecuteScalar() is long last && last >= append.FirstSequence)
-            {
-                throw DuplicateHistory(append.InstanceId, append.FirstSequence, null);
-            }
-        }
-
         foreach (var id in batch.DeleteInstances)
         {
             _deleteInstance.Set(0, id).Execute();
@@ -362,6 +343,9 @@ internal sealed class SqliteBatchWriter : IDisposable
             {
                 var sequence = append.FirstSequence + j;
                 _insertHistory.Set(2, sequence).Set(3, (int)append.Events[j].EventTypeCase).Set(4, data[j]);
+
+                // The duplicate-episode guard: an execution's history is contiguous from 0, so an episode that was
+                // already recorded collides with the primary key at its first event.
                 try
                 {
                     _insertHistory.Execute();

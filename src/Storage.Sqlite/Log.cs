@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(2008, LogLevel.Error, "SQLite store {Path}: the writer stopped on an unexpected error")]
     public static partial void WriterCrashed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(2009, LogLevel.Warning, "SQLite store {Path}: a WAL checkpoint failed, the next one tries again: {Reason}")]
+    public static partial void CheckpointFailed(ILogger logger, string path, string reason);
 }

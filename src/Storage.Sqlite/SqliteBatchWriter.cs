@@ -30,6 +30,7 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly List<Statement> _statements = [];
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _hold = new(initialState: true);
+    private readonly SqliteWalCheckpointer _checkpointer;
     private long _transactions;
     private long _batches;
     private bool _stopping;
@@ -41,7 +42,6 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly Statement _savepoint;
     private readonly Statement _release;
     private readonly Statement _rollbackToSavepoint;
-    private readonly Statement _lastHistorySequence;
     private readonly Statement _deleteInstance;
     private readonly Statement _upsertInstance;
     private readonly Statement _truncateHistory;
@@ -53,9 +53,10 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly Statement _upsertEntity;
     private readonly Statement _deleteEntity;
 
-    public SqliteBatchWriter(SqliteConnection connection, string path, int maxBatchSize, ILogger logger)
+    public SqliteBatchWriter(SqliteConnection connection, SqliteWalCheckpointer checkpointer, string path, int maxBatchSize, ILogger logger)
     {
         _connection = connection;
+        _checkpointer = checkpointer;
         _path = path;
         _maxBatchSize = maxBatchSize;
         _logger = logger;
@@ -67,8 +68,6 @@ internal sealed class SqliteBatchWriter : IDisposable
             _savepoint = Prepare("SAVEPOINT batch");
             _release = Prepare("RELEASE batch");
             _rollbackToSavepoint = Prepare("ROLLBACK TO batch");
-            _lastHistorySequence = Prepare(
-                "SELECT MAX(SequenceNumber) FROM History WHERE InstanceId = $id AND ExecutionId = $execution", "$id", "$execution");
             _deleteInstance = Prepare(
                 """
                 DELETE FROM Instances WHERE InstanceId = $id;
@@ -132,8 +131,12 @@ internal sealed class SqliteBatchWriter : IDisposable
     /// <summary>Lets the writer go on.</summary>
     public void Resume() => _hold.Set();
 
-    /// <summary>Starts the writer thread.</summary>
-    public void Start() => _thread.Start();
+    /// <summary>Starts the writer thread and the checkpointer's.</summary>
+    public void Start()
+    {
+        _checkpointer.Start();
+        _thread.Start();
+    }
 
     /// <summary>Queues a batch; the returned task completes when the transaction carrying it committed.</summary>
     public Task Enqueue(SqliteEncodedBatch batch)
@@ -166,7 +169,8 @@ internal sealed class SqliteBatchWriter : IDisposable
 
         _hold.Set();
 
-        return _thread.ThreadState == System.Threading.ThreadState.Unstarted ? Task.CompletedTask : _stopped.Task;
+        var stopped = _thread.ThreadState == System.Threading.ThreadState.Unstarted ? Task.CompletedTask : _stopped.Task;
+        return stopped.ContinueWith(_ => _checkpointer.Stop(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     /// <inheritdoc />
@@ -174,6 +178,7 @@ internal sealed class SqliteBatchWriter : IDisposable
     {
         DisposeStatements();
         _hold.Dispose();
+        _checkpointer.Dispose();
         _connection.Dispose();
     }
 
@@ -265,6 +270,7 @@ internal sealed class SqliteBatchWriter : IDisposable
             }
 
             _commit.Execute();
+            _checkpointer.Committed();
             Interlocked.Increment(ref _transactions);
             Interlocked.Add(ref _batches, group.Count(b => b.Error is null));
         }
@@ -306,22 +312,6 @@ internal sealed class SqliteBatchWriter : IDisposable
     {
         var batch = encoded.Batch;
 
-        // The duplicate-episode guard looks at the history as it was before this batch, like the in-memory backend;
-        // the History primary key backs it up.
-        foreach (var append in batch.AppendHistory)
-        {
-            if (batch.DeleteInstances.Contains(append.InstanceId))
-            {
-                continue;
-            }
-
-            _lastHistorySequence.Set(0, append.InstanceId).Set(1, append.ExecutionId);
-            if (_lastHistorySequence.ExecuteScalar() is long last && last >= append.FirstSequence)
-            {
-                throw DuplicateHistory(append.InstanceId, append.FirstSequence, null);
-            }
-        }
-
         foreach (var id in batch.DeleteInstances)
         {
             _deleteInstance.Set(0, id).Execute();
@@ -353,6 +343,9 @@ internal sealed class SqliteBatchWriter : IDisposable
             {
                 var sequence = append.FirstSequence + j;
                 _insertHistory.Set(2, sequence).Set(3, (int)append.Events[j].EventTypeCase).Set(4, data[j]);
+
+                // The duplicate-episode guard: an execution's history is contiguous from 0, so an episode that was
+                // already recorded collides with the primary key at its first event.
                 try
                 {
                     _insertHistory.Execute();

@@ -30,6 +30,27 @@ internal static class SqliteConnections
                 throw new InvalidOperationException($"SQLite did not accept synchronous={setting}");
             }
             Execute(connection, "PRAGMA foreign_keys=OFF");
+
+            // SqliteWalCheckpointer checkpoints on its own connection, so no commit waits for one.
+            Execute(connection, "PRAGMA wal_autocheckpoint=0");
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the connection of the WAL checkpointer; a checkpoint syncs the files as the configured durability says.</summary>
+    public static SqliteConnection OpenCheckpointer(string path, SqliteStoreOptions options)
+    {
+        var connection = new SqliteConnection(ConnectionString(path, SqliteOpenMode.ReadWrite, options));
+        try
+        {
+            connection.Open();
+            SetBusyTimeout(connection, options);
+            Execute(connection, "PRAGMA synchronous=" + (options.Synchronous == SqliteSynchronousMode.Full ? "FULL" : "NORMAL"));
             return connection;
         }
         catch

@@ -169,6 +169,7 @@ public sealed partial class SqliteStoreBackend : IStoreBackend
         var path = _options.Path;
         FileStream? lockFile = null;
         SqliteConnection? connection = null;
+        SqliteWalCheckpointer? checkpointer = null;
         SqliteBatchWriter? writer = null;
         SqliteReadConnectionPool? readers = null;
         try
@@ -188,8 +189,9 @@ public sealed partial class SqliteStoreBackend : IStoreBackend
                 Log.SchemaApplied(_logger, path, script.ToString());
             }
 
-            writer = new SqliteBatchWriter(connection, path, _options.MaxBatchSize, _logger);
-            connection = null;
+            checkpointer = new SqliteWalCheckpointer(SqliteConnections.OpenCheckpointer(path, _options), path, _logger);
+            writer = new SqliteBatchWriter(connection, checkpointer, path, _options.MaxBatchSize, _logger);
+            (connection, checkpointer) = (null, null);
             readers = new SqliteReadConnectionPool(path, _options, ReadConnectionsKeptOpen);
 
             // Open one reader now, so a file readers cannot open fails here and not at the first query.
@@ -202,6 +204,7 @@ public sealed partial class SqliteStoreBackend : IStoreBackend
         {
             readers?.Dispose();
             writer?.Dispose();
+            checkpointer?.Dispose();
             connection?.Dispose();
             lockFile?.Dispose();
             if (ex is SqliteException or IOException or UnauthorizedAccessException or NotSupportedException or InvalidOperationException)

@@ -159,7 +159,12 @@ public abstract partial class OrchestrationStoreConformance
     {
         var (store, location) = await NewFaultableStoreAsync();
         await CreateRunningAsync(store, "A");
+
+        // An operation ahead of the request leaves the grant to the entity's turn instead of A's checkpoint.
+        await store.SignalEntityAsync(Counter, "first", null, null, Ct);
         await WakeAsync(store, "A", Actions.LockEntities(0, "cs-a", Counter.ToString()));
+        var first = await LockEntityAsync(store, Counter);
+        await store.CompleteEntityAsync(first, BatchResult(first, "1"), Ct);
         location.Faults.Fail = b => b.UpsertEntities.Count > 0 ? new IOException("disk full") : null;
 
         await Assert.ThrowsAsync<IOException>(() => store.TryLockEntityAsync(Lease, Ct));
@@ -169,6 +174,27 @@ public abstract partial class OrchestrationStoreConformance
         await AssertNoOrchestrationWorkAsync(store);
         await AssertNoEntityWorkAsync(store);
         Assert.Equal("A", (await GetEntityAsync(store, Counter)).LockedBy);
+        Assert.Equal("cs-a", Assert.Single((await LockAsync(store, "A")).NewMessages).EntityLockGranted?.CriticalSectionId);
+    }
+
+    [Fact]
+    public async Task A_failed_checkpoint_that_took_a_free_lock_grants_nothing_and_is_retried()
+    {
+        var (store, location) = await NewFaultableStoreAsync();
+        await CreateRunningAsync(store, "A");
+        Assert.True(await store.SendMessageAsync("A", Messages.Event("wake"), Ct));
+        var workItem = await LockAsync(store, "A");
+        location.Faults.Fail = b => b.UpsertEntities.Count > 0 ? new IOException("disk full") : null;
+
+        await Assert.ThrowsAsync<IOException>(() => store.CompleteOrchestrationAsync(workItem, Episode(workItem, Actions.LockEntities(0, "cs-a", Counter.ToString())), Ct));
+        location.Faults.Fail = null;
+
+        Assert.Null((await store.GetEntityAsync(Counter, includeState: false, Ct))?.LockedBy);
+        await AssertNoEntityWorkAsync(store);
+        var retry = await LockAsync(store, "A");
+        await store.CompleteOrchestrationAsync(retry, Episode(retry, Actions.LockEntities(0, "cs-a", Counter.ToString())), Ct);
+        Assert.Equal("A", (await GetEntityAsync(store, Counter)).LockedBy);
+        await AssertNoEntityWorkAsync(store);
         Assert.Equal("cs-a", Assert.Single((await LockAsync(store, "A")).NewMessages).EntityLockGranted?.CriticalSectionId);
     }
 

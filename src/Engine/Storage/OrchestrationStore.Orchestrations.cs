@@ -88,8 +88,10 @@ public sealed partial class OrchestrationStore
         var activities = new List<StoredActivity>();
         var deliveries = new List<(InstanceEntry Target, StoredMessage Message)>();
         var children = new List<(InstanceEntry Child, StoredMessage Start)>();
+        var entitySteps = new List<InlineEntityStep>();
         lock (_sync)
         {
+            var now = Now;
             entry = GetLeasedEntry(id, workItem.LeaseToken);
             var sequences = new HashSet<long>(workItem.MessageSequences);
             consumed = entry.Inbox.FindAll(m => sequences.Contains(m.Sequence));
@@ -169,6 +171,11 @@ public sealed partial class OrchestrationStore
                     continue;
                 }
 
+                if (TryApplyLockMessageInline(target, outbound, metadata, now, batch, deliveries, entitySteps))
+                {
+                    continue;
+                }
+
                 var message = new StoredMessage(NextSequence(), outbound.TargetInstanceId, outbound.VisibleAt, outbound.Event);
                 deliveries.Add((target, message));
                 batch.InsertMessages.Add(message);
@@ -204,6 +211,7 @@ public sealed partial class OrchestrationStore
                     }
                 }
 
+                AbandonInlineEntitySteps(entitySteps);
                 entry.Committing = false;
                 if (entry.LeaseToken == workItem.LeaseToken)
                 {
@@ -218,6 +226,7 @@ public sealed partial class OrchestrationStore
         lock (_sync)
         {
             var now = Now;
+            FinishInlineEntitySteps(entitySteps, now);
             var consumedSet = consumed.ToHashSet();
             entry.Inbox.RemoveAll(consumedSet.Contains);
             entry.History = checkpoint.StartsNewExecution

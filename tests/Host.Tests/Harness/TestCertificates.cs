@@ -37,10 +37,16 @@ public sealed class TestCertificates
     public static TestCertificates Create(string directory)
     {
         var certs = new TestCertificates(directory);
+
+        // One clock reading for every validity window: a leaf may not outlive its issuer, and two readings a tick
+        // apart once made the client certificate end a second after its CA.
+        var notBefore = DateTimeOffset.UtcNow.AddMinutes(-5);
+        var caNotAfter = notBefore.AddDays(2);
+        var leafNotAfter = notBefore.AddDays(1);
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        certs.Ca = CreateCa("CN=kwf-test-ca", caKey);
+        certs.Ca = CreateCa("CN=kwf-test-ca", caKey, notBefore, caNotAfter);
         using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var otherCa = CreateCa("CN=kwf-other-ca", otherKey);
+        using var otherCa = CreateCa("CN=kwf-other-ca", otherKey, notBefore, caNotAfter);
 
         using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var serverRequest = new CertificateRequest("CN=localhost", serverKey, HashAlgorithmName.SHA256);
@@ -49,13 +55,13 @@ public sealed class TestCertificates
         san.AddDnsName("localhost");
         serverRequest.CertificateExtensions.Add(san.Build());
         serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using var server = serverRequest.Create(certs.Ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+        using var server = serverRequest.Create(certs.Ca, notBefore, leafNotAfter, [1, 2, 3, 4]);
         File.WriteAllText(certs.CaPath, certs.Ca.ExportCertificatePem());
         File.WriteAllText(certs.ServerCertPath, server.ExportCertificatePem());
         File.WriteAllText(certs.ServerKeyPath, serverKey.ExportPkcs8PrivateKeyPem());
 
-        certs.Client = CreateClient("CN=kwf-client", certs.Ca, [5, 6, 7, 8]);
-        certs.Untrusted = CreateClient("CN=kwf-intruder", otherCa, [9, 10, 11, 12]);
+        certs.Client = CreateClient("CN=kwf-client", certs.Ca, [5, 6, 7, 8], notBefore, leafNotAfter);
+        certs.Untrusted = CreateClient("CN=kwf-intruder", otherCa, [9, 10, 11, 12], notBefore, leafNotAfter);
         return certs;
     }
 
@@ -69,20 +75,20 @@ public sealed class TestCertificates
         return chain.Build(certificate);
     }
 
-    private static X509Certificate2 CreateCa(string name, ECDsa key)
+    private static X509Certificate2 CreateCa(string name, ECDsa key, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
         var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        return request.CreateSelfSigned(notBefore, notAfter);
     }
 
-    private static X509Certificate2 CreateClient(string name, X509Certificate2 issuer, byte[] serial)
+    private static X509Certificate2 CreateClient(string name, X509Certificate2 issuer, byte[] serial, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
-        using var cert = request.Create(issuer, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), serial);
+        using var cert = request.Create(issuer, notBefore, notAfter, serial);
         using var withKey = cert.CopyWithPrivateKey(key);
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }

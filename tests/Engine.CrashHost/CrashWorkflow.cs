@@ -27,9 +27,34 @@ internal static class CrashWorkflow
     /// <summary>While this file exists in the marker directory, step <see cref="HangingStep"/> never finishes.</summary>
     public const string HangMarker = "hang";
 
-    /// <summary>Registers the orchestration and its activity.</summary>
+    /// <summary>
+    /// The orchestration that runs the same steps inside a critical section on <see cref="CounterId"/>, adding each
+    /// step's result to the counter, and returns the counter's final value.
+    /// </summary>
+    public const string LockedOrchestrationName = "crash-locked-wf";
+
+    /// <summary>The entity the locked workflow holds for all its steps.</summary>
+    public static readonly EntityInstanceId CounterId = new("crash-counter", "k");
+
+    /// <summary>Registers the orchestrations, their activity and the counter entity.</summary>
     public static void Register(DurableTaskRegistry registry, string markerDirectory)
     {
+        registry.AddEntity(CounterId.Name, _ => new Counter());
+        registry.AddOrchestratorFunc<object?, int>(LockedOrchestrationName, async (context, _) =>
+        {
+            await using (await context.Entities.LockEntitiesAsync(CounterId))
+            {
+                var total = 0;
+                for (var step = 1; step <= Steps; step++)
+                {
+                    var result = await context.CallActivityAsync<int>(StepActivity, step);
+                    total = await context.Entities.CallEntityAsync<int>(CounterId, nameof(Counter.Add), result);
+                }
+
+                return total;
+            }
+        });
+
         registry.AddOrchestratorFunc<object?, int>(OrchestrationName, async (context, _) =>
         {
             var last = 0;
@@ -61,4 +86,10 @@ internal static class CrashWorkflow
         log.Write(Encoding.UTF8.GetBytes(line));
         log.Flush(flushToDisk: true);
     }
+}
+
+/// <summary>A number that steps add to.</summary>
+internal sealed class Counter : TaskEntity<int>
+{
+    public int Add(int amount) => State += amount;
 }

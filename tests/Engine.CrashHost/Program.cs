@@ -1,6 +1,8 @@
+using System.Globalization;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Storage.Sqlite;
+using Microsoft.DurableTask.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -8,9 +10,12 @@ using Microsoft.Extensions.Logging;
 namespace KataWorkflows.Engine.CrashHost;
 
 /// <summary>
-/// <c>crashhost --db PATH --marker-dir DIR [--start ID]</c>: opens the SQLite store at PATH, optionally schedules
-/// <see cref="CrashWorkflow"/> as instance ID, runs a worker, prints <c>ready</c> once it runs, and prints
-/// <c>completed STATUS</c> and exits when the instance is terminal. Without <c>--start</c> it waits for every instance
+/// <c>crashhost --db PATH --marker-dir DIR [--start ID [--locked]]</c>: opens the SQLite store at PATH, optionally
+/// schedules <see cref="CrashWorkflow"/> (its steps inside a critical section on the counter entity with
+/// <c>--locked</c>) as instance ID, prints <c>entity LOCKEDBY STATE</c> (the counter's lock holder and state as the
+/// store has them before any work runs, <c>-</c> for none), runs a worker, prints <c>ready</c> once it runs, and prints
+/// <c>completed STATUS</c> and <c>locks REQUESTED GRANTED UNLOCKED</c> (its history's lock events) per instance and a
+/// final <c>entity</c> line when every instance is terminal. Without <c>--start</c> it waits for every instance
 /// already in the store (a restart after a crash). Logs go to stderr; stdout carries only those lines.
 /// Exit codes: 0 completed, 1 ended otherwise, 2 bad command line.
 /// </summary>
@@ -19,6 +24,7 @@ internal static class Program
     public static async Task<int> Main(string[] args)
     {
         string? db = null, markers = null, start = null;
+        var locked = false;
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : null;
@@ -27,8 +33,9 @@ internal static class Program
                 case "--db" when value is not null: db = value; i++; break;
                 case "--marker-dir" when value is not null: markers = value; i++; break;
                 case "--start" when value is not null: start = value; i++; break;
+                case "--locked": locked = true; break;
                 default:
-                    await Console.Error.WriteLineAsync($"crashhost: unexpected '{args[i]}'; usage: --db PATH --marker-dir DIR [--start ID]");
+                    await Console.Error.WriteLineAsync($"crashhost: unexpected '{args[i]}'; usage: --db PATH --marker-dir DIR [--start ID [--locked]]");
                     return 2;
             }
         }
@@ -56,8 +63,11 @@ internal static class Program
         var client = host.Services.GetRequiredService<DurableTaskClient>();
         if (start is not null)
         {
-            await client.ScheduleNewOrchestrationInstanceAsync(CrashWorkflow.OrchestrationName, options: new StartOrchestrationOptions { InstanceId = start });
+            var name = locked ? CrashWorkflow.LockedOrchestrationName : CrashWorkflow.OrchestrationName;
+            await client.ScheduleNewOrchestrationInstanceAsync(name, options: new StartOrchestrationOptions { InstanceId = start });
         }
+
+        await PrintEntityAsync(client);
 
         var waitFor = start is not null
             ? [start]
@@ -71,10 +81,22 @@ internal static class Program
             var done = await client.WaitForInstanceCompletionAsync(id);
             await Console.Error.WriteLineAsync($"crashhost: {id} is {done.Status}");
             Console.Out.WriteLine($"completed {done.Status}");
+            var history = await client.GetHistoryAsync(id);
+            int Count(HistoryEvent.EventTypeOneofCase kind) => history.Count(e => e.EventTypeCase == kind);
+            Console.Out.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"locks {Count(HistoryEvent.EventTypeOneofCase.EntityLockRequested)} {Count(HistoryEvent.EventTypeOneofCase.EntityLockGranted)} {Count(HistoryEvent.EventTypeOneofCase.EntityUnlockSent)}"));
             allCompleted &= done.Status == OrchestrationRuntimeStatus.Completed;
         }
 
+        await PrintEntityAsync(client);
         await host.StopAsync();
         return allCompleted ? 0 : 1;
+    }
+
+    private static async Task PrintEntityAsync(DurableTaskClient client)
+    {
+        var entity = await client.GetEntityAsync(CrashWorkflow.CounterId);
+        Console.Out.WriteLine($"entity {entity?.LockedBy ?? "-"} {entity?.SerializedState ?? "-"}");
     }
 }

@@ -48,6 +48,47 @@ public sealed class CrashRecoveryTests : IDisposable
         Assert.Equal([second.Id], PidsOf(runs, 5));
     }
 
+    [Fact]
+    public async Task Host_killed_while_an_orchestration_holds_a_lock_resumes_it_still_holding_the_lock_and_releases_it_when_done()
+    {
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        budget.CancelAfter(TimeSpan.FromMinutes(2));
+        await File.WriteAllTextAsync(HangMarker, string.Empty, budget.Token);
+
+        // Steps 1 and 2 run and add to the counter inside the critical section; step 3 hangs there; then SIGKILL.
+        using var first = HostProcess.Start("--db", Database, "--marker-dir", _directory, "--start", InstanceId, "--locked");
+        Assert.Equal("entity - -", await first.WaitForLineAsync(l => l.StartsWith("entity ", StringComparison.Ordinal), budget.Token));
+        await WaitForRunAsync(step: 3, first, budget.Token);
+        await first.KillAsync(budget.Token);
+        Assert.Equal(SigKillExitCode, first.ExitCode);
+
+        File.Delete(HangMarker);
+        using var second = HostProcess.Start("--db", Database, "--marker-dir", _directory);
+
+        // Before the new worker runs anything, the store still has the lock with its holder and the state of two steps.
+        Assert.Equal($"entity {InstanceId} 3", await second.WaitForLineAsync(l => l.StartsWith("entity ", StringComparison.Ordinal), budget.Token));
+        using (var completion = CancellationTokenSource.CreateLinkedTokenSource(budget.Token))
+        {
+            completion.CancelAfter(TimeSpan.FromSeconds(60));
+            var line = await second.WaitForLineAsync(l => l.StartsWith("completed ", StringComparison.Ordinal), completion.Token);
+            Assert.True(line == "completed Completed", $"The second host printed '{line}'. Its stderr:\n{second.Stderr}");
+
+            // One request, one grant, one release in the whole history: the run resumed inside its critical section
+            // instead of asking again, released it at the end, and the counter saw every step exactly once.
+            Assert.Equal("locks 1 1 1", await second.WaitForLineAsync(l => l.StartsWith("locks ", StringComparison.Ordinal), completion.Token));
+            Assert.Equal("entity - 15", await second.WaitForLineAsync(l => l.StartsWith("entity ", StringComparison.Ordinal), completion.Token));
+            await second.WaitForExitAsync(completion.Token);
+        }
+
+        Assert.Equal(0, second.ExitCode);
+        var runs = ReadRuns();
+        Assert.Equal([first.Id], PidsOf(runs, 1));
+        Assert.Equal([first.Id], PidsOf(runs, 2));
+        Assert.Equal([first.Id, second.Id], PidsOf(runs, 3));
+        Assert.Equal([second.Id], PidsOf(runs, 4));
+        Assert.Equal([second.Id], PidsOf(runs, 5));
+    }
+
     public void Dispose()
     {
         try

@@ -1,5 +1,6 @@
 using KataWorkflows.Engine;
 using KataWorkflows.Engine.Storage;
+using KataWorkflows.TestSupport;
 using Microsoft.DurableTask.Protobuf;
 using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 
@@ -16,16 +17,10 @@ internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? kil
     private readonly Lock _sync = new();
     private readonly Dictionary<string, int> _taken = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, int> _handedIn = new(StringComparer.OrdinalIgnoreCase);
-    private TaskCompletionSource _entityChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _entityChanged = new();
 
     /// <summary>Completes at the next entity step (lock bookkeeping or a batch); take it before reading the entity.</summary>
-    public Task NextEntityChange()
-    {
-        lock (_sync)
-        {
-            return _entityChanged.Task;
-        }
-    }
+    public Task NextEntityChange() => _entityChanged.Next();
 
     /// <inheritdoc />
     public override async Task<ActivityWorkItem?> TryLockActivityAsync(TimeSpan lease, CancellationToken cancellationToken)
@@ -77,7 +72,7 @@ internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? kil
         }
         finally
         {
-            EntityChanged();
+            _entityChanged.Set();
         }
     }
 
@@ -85,7 +80,7 @@ internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? kil
     public override async Task CompleteEntityAsync(EntityWorkItem workItem, EntityBatchResult result, CancellationToken cancellationToken)
     {
         await Inner.CompleteEntityAsync(workItem, result, cancellationToken);
-        EntityChanged();
+        _entityChanged.Set();
     }
 
     private static bool Matches(CrashPoint point, string name, int occurrence) =>
@@ -98,17 +93,5 @@ internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? kil
             counts[name] = counts.GetValueOrDefault(name) + 1;
             return counts[name];
         }
-    }
-
-    private void EntityChanged()
-    {
-        TaskCompletionSource changed;
-        lock (_sync)
-        {
-            changed = _entityChanged;
-            _entityChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        changed.TrySetResult();
     }
 }

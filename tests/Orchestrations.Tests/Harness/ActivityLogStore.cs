@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using KataWorkflows.Engine.Storage;
+using KataWorkflows.TestSupport;
 using Microsoft.DurableTask.Protobuf;
 
 namespace KataWorkflows.Orchestrations.Tests.Harness;
@@ -19,7 +20,7 @@ public sealed class ActivityLogStore(IOrchestrationStore inner) : DelegatingOrch
     private readonly Lock _sync = new();
     private readonly List<ActivityEvent> _events = [];
     private readonly Channel<ActivityEvent> _started = Channel.CreateUnbounded<ActivityEvent>();
-    private TaskCompletionSource _entityCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _entityCommitted = new();
 
     /// <summary>Every activity event so far, in order.</summary>
     public IReadOnlyList<ActivityEvent> Events
@@ -51,19 +52,13 @@ public sealed class ActivityLogStore(IOrchestrationStore inner) : DelegatingOrch
     /// requests and releases while the worker asks for entity work, and signals no change for entities). Take it before
     /// reading the entity, so a change in between is not missed.
     /// </summary>
-    public Task NextEntityCommit()
-    {
-        lock (_sync)
-        {
-            return _entityCommitted.Task;
-        }
-    }
+    public Task NextEntityCommit() => _entityCommitted.Next();
 
     /// <inheritdoc />
     public override async Task CompleteEntityAsync(EntityWorkItem workItem, EntityBatchResult result, CancellationToken cancellationToken)
     {
         await Inner.CompleteEntityAsync(workItem, result, cancellationToken);
-        EntityChanged();
+        _entityCommitted.Set();
     }
 
     /// <inheritdoc />
@@ -75,20 +70,8 @@ public sealed class ActivityLogStore(IOrchestrationStore inner) : DelegatingOrch
         }
         finally
         {
-            EntityChanged();
+            _entityCommitted.Set();
         }
-    }
-
-    private void EntityChanged()
-    {
-        TaskCompletionSource committed;
-        lock (_sync)
-        {
-            committed = _entityCommitted;
-            _entityCommitted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        committed.TrySetResult();
     }
 
     /// <inheritdoc />

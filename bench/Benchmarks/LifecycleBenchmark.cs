@@ -6,13 +6,9 @@ using KataWorkflows.Activities.Store;
 using KataWorkflows.Bench.Cli;
 using KataWorkflows.Bench.Harness;
 using KataWorkflows.Engine;
-using KataWorkflows.Engine.Client;
-using KataWorkflows.Engine.Storage;
-using KataWorkflows.Engine.Worker;
 using KataWorkflows.Orchestrations.Client;
 using KataWorkflows.Orchestrations.Model;
 using KataWorkflows.Orchestrations.Sandboxes;
-using KataWorkflows.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -97,24 +93,18 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         private const string Container = "c1";
 
         private readonly ServiceProvider _services;
-        private readonly OrchestrationStore _store;
-        private readonly DurableTaskWorker _worker;
-        private readonly string? _temporaryDatabase;
-        private readonly DurableTaskClient _client;
+        private readonly EngineHost _engine;
         private readonly SandboxClient _sandboxes;
 
-        private LifecycleHost(ServiceProvider services, OrchestrationStore store, DurableTaskWorker worker, string? temporaryDatabase, string runRoot)
+        private LifecycleHost(ServiceProvider services, EngineHost engine, string runRoot)
         {
             _services = services;
-            _store = store;
-            _worker = worker;
-            _temporaryDatabase = temporaryDatabase;
+            _engine = engine;
             RunRoot = runRoot;
-            _client = new StoreDurableTaskClient(store);
-            _sandboxes = new SandboxClient(_client);
+            _sandboxes = new SandboxClient(engine.Client);
         }
 
-        public string Description => _store.Description;
+        public string Description => _engine.Description;
 
         public string RunRoot { get; }
 
@@ -126,42 +116,16 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
                 .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
                 .AddSandboxDrivers(s => s.RunRoot = runRoot)
                 .BuildServiceProvider();
-            string? temporary = null;
-            IStoreBackend backend;
-            if (options.Kind == StoreKind.Memory)
-            {
-                backend = new InMemoryStoreBackend();
-            }
-            else
-            {
-                var path = options.DatabasePath ?? (temporary = Path.Combine(Path.GetTempPath(), $"kata-bench-{Guid.NewGuid():N}.db"));
-                backend = new SqliteStoreBackend(new SqliteStoreOptions { Path = path, Synchronous = options.Synchronous }, logger: null);
-            }
-
-            var store = new OrchestrationStore(backend);
-            var defaults = new DurableTaskWorkerOptions();
-            var workerOptions = new DurableTaskWorkerOptions
-            {
-                MaxConcurrentOrchestrations = Math.Max(concurrency, defaults.MaxConcurrentOrchestrations),
-                MaxConcurrentActivities = Math.Max(concurrency, defaults.MaxConcurrentActivities),
-                MaxConcurrentEntities = Math.Max(concurrency, defaults.MaxConcurrentEntities),
-                WorkerId = $"bench:{Environment.ProcessId}",
-            };
             var registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
-            var worker = new DurableTaskWorker(store, registry, services, Microsoft.Extensions.Options.Options.Create(workerOptions), NullLoggerFactory.Instance);
-            var host = new LifecycleHost(services, store, worker, temporary, runRoot);
             try
             {
-                await store.StartAsync(cancellationToken);
-                await worker.StartAsync(cancellationToken);
+                return new LifecycleHost(services, await EngineHost.StartAsync(options, registry, concurrency, cancellationToken, services), runRoot);
             }
             catch
             {
-                await host.DisposeAsync();
+                DeleteQuietly(() => Directory.Delete(runRoot, recursive: true));
                 throw;
             }
-
-            return host;
         }
 
         /// <summary>One lifecycle through the engine; a call that fails fails the run.</summary>
@@ -223,7 +187,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             int episodes = 0, activities = 0, entityCalls = 0, events = 0;
             foreach (var operation in new[] { ("CreateSandbox", "create"), ("StartSandbox", "start"), ("StopSandbox", "stop"), ("DeleteSandbox", "delete") })
             {
-                var history = await _client.GetHistoryAsync(SandboxClient.InstanceIdFor(operation.Item1, sandboxId, operation.Item2), cancellationToken: cancellationToken);
+                var history = await _engine.Client.GetHistoryAsync(SandboxClient.InstanceIdFor(operation.Item1, sandboxId, operation.Item2), cancellationToken: cancellationToken);
                 episodes += history.Count(e => e.OrchestratorStarted is not null);
                 activities += history.Count(e => e.TaskScheduled is not null);
                 entityCalls += history.Count(e => e.EntityOperationCalled is not null);
@@ -249,22 +213,11 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         {
             try
             {
-                using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await _worker.StopAsync(stopping.Token);
+                await _engine.DisposeAsync();
             }
             finally
             {
-                _worker.Dispose();
-                await _store.DisposeAsync();
-                await _services.DisposeAsync();
                 DeleteQuietly(() => Directory.Delete(RunRoot, recursive: true));
-                if (_temporaryDatabase is not null)
-                {
-                    foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(_temporaryDatabase)!, Path.GetFileName(_temporaryDatabase) + "*"))
-                    {
-                        DeleteQuietly(() => File.Delete(file));
-                    }
-                }
             }
         }
 

@@ -37,10 +37,11 @@ internal sealed class EngineHost : IAsyncDisposable
 
     /// <summary>
     /// Opens a fresh store and starts a worker that runs at least <paramref name="concurrency"/> orchestration
-    /// episodes and activities at once, so the worker is never what limits <paramref name="concurrency"/> clients.
+    /// episodes, activities and entity batches at once, so the worker is never what limits <paramref name="concurrency"/>
+    /// clients. The worker resolves activities from <paramref name="services"/> (none when null); the host disposes them.
     /// </summary>
     public static async Task<EngineHost> StartAsync(
-        BenchStoreOptions options, DurableTaskRegistry registry, int concurrency, CancellationToken cancellationToken)
+        BenchStoreOptions options, DurableTaskRegistry registry, int concurrency, CancellationToken cancellationToken, ServiceProvider? services = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         string? temporary = null;
@@ -69,7 +70,7 @@ internal sealed class EngineHost : IAsyncDisposable
             MaxConcurrentEntities = Math.Max(concurrency, defaults.MaxConcurrentEntities),
             WorkerId = $"bench:{Environment.ProcessId}",
         };
-        var services = new ServiceCollection().BuildServiceProvider();
+        services ??= new ServiceCollection().BuildServiceProvider();
         var worker = new DurableTaskWorker(store, registry, services, Options.Create(workerOptions), NullLoggerFactory.Instance);
         var host = new EngineHost(store, worker, services, temporary);
         try

@@ -1,4 +1,5 @@
 using System.Globalization;
+using KataWorkflows.TestSupport;
 
 namespace KataWorkflows.Engine.Process.Tests;
 
@@ -105,7 +106,7 @@ public sealed class CrashRecoveryTests : IDisposable
         [.. runs.Where(r => r.Step == step).Select(r => r.Pid)];
 
     /// <summary>Polls the runs log until <paramref name="step"/> has been recorded, failing early if the host died.</summary>
-    private async Task WaitForRunAsync(int step, HostProcess host, CancellationToken cancellationToken)
+    private async Task WaitForRunAsync(int step, ChildProcess host, CancellationToken cancellationToken)
     {
         while (!ReadRuns().Any(r => r.Step == step))
         {

@@ -1,7 +1,7 @@
 using KataWorkflows.Engine;
 using KataWorkflows.Engine.Storage;
+using KataWorkflows.TestSupport;
 using Microsoft.DurableTask.Protobuf;
-using EntityMetadata = KataWorkflows.Engine.EntityMetadata;
 using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 
 namespace KataWorkflows.Sandbox.CrashHost;
@@ -11,26 +11,21 @@ namespace KataWorkflows.Sandbox.CrashHost;
 /// worker takes or hands in the N-th run of a step, and a failure reported for the N-th run of a step that in fact ran.
 /// It also tells the host when entity work happened, so the host can wait for a sandbox's lock to be released.
 /// </summary>
-internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? killAt, CrashPoint? failAt, Action<string> kill) : IOrchestrationStore
+internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? killAt, CrashPoint? failAt, Action<string> kill)
+    : DelegatingOrchestrationStore(inner)
 {
     private readonly Lock _sync = new();
     private readonly Dictionary<string, int> _taken = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, int> _handedIn = new(StringComparer.OrdinalIgnoreCase);
-    private TaskCompletionSource _entityChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _entityChanged = new();
 
     /// <summary>Completes at the next entity step (lock bookkeeping or a batch); take it before reading the entity.</summary>
-    public Task NextEntityChange()
-    {
-        lock (_sync)
-        {
-            return _entityChanged.Task;
-        }
-    }
+    public Task NextEntityChange() => _entityChanged.Next();
 
     /// <inheritdoc />
-    public async Task<ActivityWorkItem?> TryLockActivityAsync(TimeSpan lease, CancellationToken cancellationToken)
+    public override async Task<ActivityWorkItem?> TryLockActivityAsync(TimeSpan lease, CancellationToken cancellationToken)
     {
-        var item = await inner.TryLockActivityAsync(lease, cancellationToken);
+        var item = await Inner.TryLockActivityAsync(lease, cancellationToken);
         if (item is not null && Count(_taken, item.Request.Name) is var n && killAt is { When: CrashPointWhen.Before } k && Matches(k, item.Request.Name, n))
         {
             kill($"{k} (task {item.Request.TaskId} of {item.InstanceId})");
@@ -40,7 +35,7 @@ internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? kil
     }
 
     /// <inheritdoc />
-    public Task CompleteActivityAsync(ActivityWorkItem workItem, HistoryEvent result, CancellationToken cancellationToken)
+    public override Task CompleteActivityAsync(ActivityWorkItem workItem, HistoryEvent result, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workItem);
         ArgumentNullException.ThrowIfNull(result);
@@ -65,27 +60,27 @@ internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? kil
             };
         }
 
-        return inner.CompleteActivityAsync(workItem, result, cancellationToken);
+        return Inner.CompleteActivityAsync(workItem, result, cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<EntityWorkItem?> TryLockEntityAsync(TimeSpan lease, CancellationToken cancellationToken)
+    public override async Task<EntityWorkItem?> TryLockEntityAsync(TimeSpan lease, CancellationToken cancellationToken)
     {
         try
         {
-            return await inner.TryLockEntityAsync(lease, cancellationToken);
+            return await Inner.TryLockEntityAsync(lease, cancellationToken);
         }
         finally
         {
-            EntityChanged();
+            _entityChanged.Set();
         }
     }
 
     /// <inheritdoc />
-    public async Task CompleteEntityAsync(EntityWorkItem workItem, EntityBatchResult result, CancellationToken cancellationToken)
+    public override async Task CompleteEntityAsync(EntityWorkItem workItem, EntityBatchResult result, CancellationToken cancellationToken)
     {
-        await inner.CompleteEntityAsync(workItem, result, cancellationToken);
-        EntityChanged();
+        await Inner.CompleteEntityAsync(workItem, result, cancellationToken);
+        _entityChanged.Set();
     }
 
     private static bool Matches(CrashPoint point, string name, int occurrence) =>
@@ -99,93 +94,4 @@ internal sealed class CrashPointStore(IOrchestrationStore inner, CrashPoint? kil
             return counts[name];
         }
     }
-
-    private void EntityChanged()
-    {
-        TaskCompletionSource changed;
-        lock (_sync)
-        {
-            changed = _entityChanged;
-            _entityChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        changed.TrySetResult();
-    }
-
-    /// <inheritdoc />
-    public string Description => inner.Description;
-
-    /// <inheritdoc />
-    public Task StartAsync(CancellationToken cancellationToken) => inner.StartAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task CreateInstanceAsync(NewInstance instance, CancellationToken cancellationToken) => inner.CreateInstanceAsync(instance, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<bool> SendMessageAsync(string instanceId, HistoryEvent message, CancellationToken cancellationToken) =>
-        inner.SendMessageAsync(instanceId, message, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<OrchestrationMetadata?> GetInstanceAsync(string instanceId, bool includePayloads, CancellationToken cancellationToken) =>
-        inner.GetInstanceAsync(instanceId, includePayloads, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<InstancePage> QueryInstancesAsync(OrchestrationQuery query, CancellationToken cancellationToken) => inner.QueryInstancesAsync(query, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<HistoryEvent>> GetHistoryAsync(string instanceId, string? executionId, CancellationToken cancellationToken) =>
-        inner.GetHistoryAsync(instanceId, executionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<int> PurgeInstanceAsync(string instanceId, CancellationToken cancellationToken) => inner.PurgeInstanceAsync(instanceId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<int> PurgeInstancesAsync(PurgeFilter filter, CancellationToken cancellationToken) => inner.PurgeInstancesAsync(filter, cancellationToken);
-
-    /// <inheritdoc />
-    public Task WaitForInstanceChangeAsync(string instanceId, CancellationToken cancellationToken) => inner.WaitForInstanceChangeAsync(instanceId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task SignalEntityAsync(EntityInstanceId entity, string operation, string? input, DateTime? scheduledTime, CancellationToken cancellationToken) =>
-        inner.SignalEntityAsync(entity, operation, input, scheduledTime, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<EntityMetadata?> GetEntityAsync(EntityInstanceId entity, bool includeState, CancellationToken cancellationToken) =>
-        inner.GetEntityAsync(entity, includeState, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<EntityPage> QueryEntitiesAsync(EntityListQuery query, CancellationToken cancellationToken) => inner.QueryEntitiesAsync(query, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<CleanEntityStorageResult> CleanEntityStorageAsync(bool removeEmptyEntities, bool releaseOrphanedLocks, CancellationToken cancellationToken) =>
-        inner.CleanEntityStorageAsync(removeEmptyEntities, releaseOrphanedLocks, cancellationToken);
-
-    /// <inheritdoc />
-    public Task WaitForWorkAsync(WorkItemKind kind, TimeSpan maxWait, CancellationToken cancellationToken) => inner.WaitForWorkAsync(kind, maxWait, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<OrchestrationWorkItem?> TryLockOrchestrationAsync(TimeSpan lease, CancellationToken cancellationToken) =>
-        inner.TryLockOrchestrationAsync(lease, cancellationToken);
-
-    /// <inheritdoc />
-    public Task CompleteOrchestrationAsync(OrchestrationWorkItem workItem, OrchestrationCheckpoint checkpoint, CancellationToken cancellationToken) =>
-        inner.CompleteOrchestrationAsync(workItem, checkpoint, cancellationToken);
-
-    /// <inheritdoc />
-    public Task AbandonOrchestrationAsync(OrchestrationWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken) =>
-        inner.AbandonOrchestrationAsync(workItem, delay, cancellationToken);
-
-    /// <inheritdoc />
-    public Task AbandonActivityAsync(ActivityWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken) =>
-        inner.AbandonActivityAsync(workItem, delay, cancellationToken);
-
-    /// <inheritdoc />
-    public Task AbandonEntityAsync(EntityWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken) =>
-        inner.AbandonEntityAsync(workItem, delay, cancellationToken);
-
-    /// <inheritdoc />
-    public bool RenewLease(object workItem, TimeSpan lease) => inner.RenewLease(workItem, lease);
-
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

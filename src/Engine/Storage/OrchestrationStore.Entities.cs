@@ -212,22 +212,7 @@ public sealed partial class OrchestrationStore
                 }
 
                 // Lock requests and releases, as many as come in a row, in one transaction.
-                for (var next = first; next is not null && !IsOperation(next.Event); next = FirstDeliverableEntityMessage(entry, now, consumed, record))
-                {
-                    consumed.Add(next);
-                    AddConsumption(batch, next);
-                    record = ApplyLockMessage(record, next.Event, now, batch, deliveries);
-                }
-
-                if (record.IsEmpty && entry.Inbox.Count == consumed.Count)
-                {
-                    batch.DeleteEntities.Add(record.InstanceId);
-                }
-                else
-                {
-                    batch.UpsertEntities.Add(record);
-                }
-
+                record = ApplyLockMessagesInRow(entry, record, first, now, consumed, batch, deliveries);
                 entry.Committing = true;
             }
 
@@ -432,15 +417,33 @@ public sealed partial class OrchestrationStore
         target.Committing = true;
         var consumed = new List<PendingMessage>();
         var record = ApplyLockMessage(target.Entity!, message, now, batch, deliveries);
-        for (var next = FirstDeliverableEntityMessage(target, now, consumed, record); next is not null && !IsOperation(next.Event);
-             next = FirstDeliverableEntityMessage(target, now, consumed, record))
+        record = ApplyLockMessagesInRow(target, record, FirstDeliverableEntityMessage(target, now, consumed, record), now, consumed, batch, deliveries);
+        steps.Add(new InlineEntityStep(target, token, record, consumed));
+        return true;
+    }
+
+    /// <summary>
+    /// Applies <paramref name="next"/> and the lock requests and releases that follow it in a row (up to the first
+    /// operation), adding them to <paramref name="consumed"/>, and stages the resulting record: deleted when it is empty
+    /// and nothing is left in the inbox, written otherwise. Returns the record.
+    /// </summary>
+    private EntityRecord ApplyLockMessagesInRow(
+        InstanceEntry entry,
+        EntityRecord record,
+        PendingMessage? next,
+        DateTime now,
+        List<PendingMessage> consumed,
+        StoreBatch batch,
+        List<(InstanceEntry Target, StoredMessage Message)> deliveries)
+    {
+        for (; next is not null && !IsOperation(next.Event); next = FirstDeliverableEntityMessage(entry, now, consumed, record))
         {
             consumed.Add(next);
             AddConsumption(batch, next);
             record = ApplyLockMessage(record, next.Event, now, batch, deliveries);
         }
 
-        if (record.IsEmpty && target.Inbox.Count == consumed.Count)
+        if (record.IsEmpty && entry.Inbox.Count == consumed.Count)
         {
             batch.DeleteEntities.Add(record.InstanceId);
         }
@@ -449,8 +452,7 @@ public sealed partial class OrchestrationStore
             batch.UpsertEntities.Add(record);
         }
 
-        steps.Add(new InlineEntityStep(target, token, record, consumed));
-        return true;
+        return record;
     }
 
     /// <summary>After the checkpoint committed: the entities take the records the inline lock steps made.</summary>

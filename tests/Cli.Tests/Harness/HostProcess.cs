@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Text;
+using KataWorkflows.TestSupport;
 
 namespace KataWorkflows.Cli.Tests.Harness;
 
@@ -9,10 +9,9 @@ namespace KataWorkflows.Cli.Tests.Harness;
 /// </summary>
 internal sealed class HostProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _log = new();
+    private readonly ChildProcess _process;
 
-    private HostProcess(Process process, string socket)
+    private HostProcess(ChildProcess process, string socket)
     {
         _process = process;
         Socket = socket;
@@ -22,28 +21,13 @@ internal sealed class HostProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
+    public string Log => _process.Output;
 
     /// <summary>Starts a host over <paramref name="directory"/> (state, run root and socket inside it) and waits until it answers.</summary>
     public static async Task<HostProcess> StartAsync(string directory, string? faults = null, IReadOnlyDictionary<string, string>? settings = null)
     {
         var socket = Path.Combine(directory, "kwf.sock");
-        var start = new ProcessStartInfo(Artifacts.Dotnet)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = directory,
-        };
+        var start = new ProcessStartInfo(Artifacts.Dotnet) { WorkingDirectory = directory };
         start.ArgumentList.Add(Artifacts.Host);
         start.Environment["KataWorkflows__StateDirectory"] = Path.Combine(directory, "state");
         start.Environment["KataWorkflows__RunRoot"] = Path.Combine(directory, "run");
@@ -57,45 +41,18 @@ internal sealed class HostProcess : IAsyncDisposable
         start.Environment["DOTNET_ENVIRONMENT"] = "Development";
         start.Environment["DOTNET_TieredPGO"] = "0";
         start.Environment["DOTNET_gcServer"] = "0";
-        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var host = new HostProcess(process, socket);
-        process.OutputDataReceived += (_, e) => host.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var host = new HostProcess(ChildProcess.Start(start), socket);
         await host.WaitUntilReadyAsync();
         return host;
     }
 
     /// <summary>SIGKILL: no shutdown, no flush, as in a crash.</summary>
-    public async Task KillAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        await _process.WaitForExitAsync(TestContext.Current.CancellationToken);
-    }
+    public Task KillAsync() => _process.KillAsync(TestContext.Current.CancellationToken, entireProcessTree: true);
 
     public async ValueTask DisposeAsync()
     {
         await KillAsync();
         _process.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_log)
-        {
-            _log.Append(line).Append('\n');
-        }
     }
 
     private async Task WaitUntilReadyAsync()

@@ -42,6 +42,7 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly Statement _savepoint;
     private readonly Statement _release;
     private readonly Statement _rollbackToSavepoint;
+    private readonly Statement _checkpointRemainder;
     private readonly Statement _deleteInstance;
     private readonly Statement _upsertInstance;
     private readonly Statement _truncateHistory;
@@ -68,6 +69,7 @@ internal sealed class SqliteBatchWriter : IDisposable
             _savepoint = Prepare("SAVEPOINT batch");
             _release = Prepare("RELEASE batch");
             _rollbackToSavepoint = Prepare("ROLLBACK TO batch");
+            _checkpointRemainder = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
             _deleteInstance = Prepare(
                 """
                 DELETE FROM Instances WHERE InstanceId = $id;
@@ -219,6 +221,10 @@ internal sealed class SqliteBatchWriter : IDisposable
 
                 CommitGroup(group);
                 group.Clear();
+                if (_checkpointer.TakeRoundDone())
+                {
+                    CheckpointRemainder();
+                }
             }
         }
         catch (Exception ex)
@@ -304,6 +310,23 @@ internal sealed class SqliteBatchWriter : IDisposable
             {
                 batch.Completion.TrySetResult();
             }
+        }
+    }
+
+    /// <summary>
+    /// Copies what the checkpointer's last round left in the WAL (the frames committed while it ran), so the next
+    /// transaction starts the WAL over. Runs after the group's callers were told, while new batches queue.
+    /// </summary>
+    private void CheckpointRemainder()
+    {
+        try
+        {
+            _checkpointRemainder.Execute();
+        }
+        catch (SqliteException ex)
+        {
+            // The frames stay in the WAL for the next round; nothing committed depends on this.
+            Log.CheckpointFailed(_logger, _path, ex.Message);
         }
     }
 

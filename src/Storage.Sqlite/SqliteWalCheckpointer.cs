@@ -13,7 +13,10 @@ namespace KataWorkflows.Storage.Sqlite;
 /// <remarks>
 /// A checkpoint only moves pages that are already durable in the WAL, so it changes nothing about what a commit
 /// guarantees. <c>PASSIVE</c> takes no lock the writer or the readers wait for; the writer starts the WAL over
-/// at its next transaction once a checkpoint got through all of it.
+/// at its next transaction once a checkpoint got through all of it. Under steady load that never happens by
+/// itself (the writer appends while this thread copies), and the WAL would grow for as long as the load lasts:
+/// every commit then extends the file, and its fsync also commits the file system's metadata. So after each round
+/// the writer copies the remainder itself, between two groups (<see cref="TakeRoundDone"/>).
 /// </remarks>
 internal sealed class SqliteWalCheckpointer : IDisposable
 {
@@ -27,6 +30,7 @@ internal sealed class SqliteWalCheckpointer : IDisposable
     private readonly object _gate = new();
     private readonly Thread _thread;
     private bool _committed;
+    private bool _roundDone;
     private bool _stopping;
 
     public SqliteWalCheckpointer(SqliteConnection connection, string path, ILogger logger)
@@ -43,6 +47,12 @@ internal sealed class SqliteWalCheckpointer : IDisposable
 
     /// <summary>Called by the writer after every commit; cheap, it only sets a flag.</summary>
     public void Committed() => Volatile.Write(ref _committed, true);
+
+    /// <summary>
+    /// True once after each checkpoint of this thread: the writer then checkpoints the few frames committed while
+    /// it ran, between two groups, so that its next transaction starts the WAL over instead of appending to it.
+    /// </summary>
+    public bool TakeRoundDone() => Volatile.Read(ref _roundDone) && Interlocked.Exchange(ref _roundDone, false);
 
     /// <summary>Stops the thread after the checkpoint in progress, if any.</summary>
     public void Stop()
@@ -92,6 +102,7 @@ internal sealed class SqliteWalCheckpointer : IDisposable
             try
             {
                 _checkpoint.ExecuteNonQuery();
+                Volatile.Write(ref _roundDone, true);
             }
             catch (SqliteException ex)
             {

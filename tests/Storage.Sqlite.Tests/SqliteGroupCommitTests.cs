@@ -101,6 +101,38 @@ public sealed class SqliteGroupCommitTests
         Assert.Equal(50, (await reopened.OpenAsync(Ct)).Messages.Count);
     }
 
+    [Fact]
+    public async Task Under_steady_load_the_WAL_starts_over_instead_of_growing_with_every_commit()
+    {
+        // 8 callers add instances with a 64 KiB input as fast as commits go, for several checkpoint intervals: without
+        // a checkpoint that gets through the whole WAL, the file would hold every frame written.
+        const int Callers = 8;
+        const long Written = 64L * 1024 * 1024;
+        using var db = new TempDatabase();
+        await using var backend = db.NewBackend();
+        await backend.OpenAsync(Ct);
+        var input = new string('x', 64 * 1024);
+        var started = TimeProvider.System.GetTimestamp();
+        var minimum = SqliteWalCheckpointer.Interval * 6;
+        long bytes = 0;
+        await Task.WhenAll(Enumerable.Range(1, Callers).Select(c => Task.Run(
+            async () =>
+            {
+                var n = 0;
+                while (Interlocked.Read(ref bytes) < Written || TimeProvider.System.GetElapsedTime(started) < minimum)
+                {
+                    var batch = new StoreBatch();
+                    batch.UpsertInstances.Add(TempDatabase.Instance($"i-{c}-{n++}") with { SerializedInput = input });
+                    await backend.CommitAsync(batch, Ct);
+                    Interlocked.Add(ref bytes, input.Length);
+                }
+            },
+            Ct)));
+
+        var wal = new FileInfo(db.Path + "-wal");
+        Assert.True(wal.Length < Written / 4, $"The WAL is {wal.Length} bytes after {bytes} bytes of inputs were committed.");
+    }
+
     private static StoreBatch NewInstanceBatch(int i)
     {
         var id = $"i-{i}";

@@ -5,6 +5,7 @@ using Grpc.Health.V1;
 using Grpc.Net.Client;
 using KataWorkflows.Host.Configuration;
 using KataWorkflows.Host.Tests.Harness;
+using KataWorkflows.TestSupport;
 
 namespace KataWorkflows.Host.Tests;
 

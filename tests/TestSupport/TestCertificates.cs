@@ -2,9 +2,12 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace KataWorkflows.Host.Tests.Harness;
+namespace KataWorkflows.TestSupport;
 
-/// <summary>A CA with a server and a client certificate it signed, and a client certificate another CA signed; PEM files in a directory.</summary>
+/// <summary>
+/// A CA with a server certificate (127.0.0.1 and localhost) and a client certificate it signed, and another CA with a
+/// client certificate of its own; the certificates and keys a host or kwf reads are PEM files in a directory.
+/// </summary>
 public sealed class TestCertificates
 {
     private TestCertificates(string directory)
@@ -23,6 +26,15 @@ public sealed class TestCertificates
 
     /// <summary>The server key PEM.</summary>
     public string ServerKeyPath => Path.Combine(Directory, "server.key");
+
+    /// <summary>The certificate PEM of the other CA (which signed neither the server's nor the client's certificate).</summary>
+    public string OtherCaPath => Path.Combine(Directory, "other-ca.pem");
+
+    /// <summary>The PEM of <see cref="Client"/>'s certificate.</summary>
+    public string ClientCertPath => Path.Combine(Directory, "client.pem");
+
+    /// <summary>The PEM of <see cref="Client"/>'s key.</summary>
+    public string ClientKeyPath => Path.Combine(Directory, "client.key");
 
     /// <summary>The CA.</summary>
     public X509Certificate2 Ca { get; private set; } = null!;
@@ -59,9 +71,10 @@ public sealed class TestCertificates
         File.WriteAllText(certs.CaPath, certs.Ca.ExportCertificatePem());
         File.WriteAllText(certs.ServerCertPath, server.ExportCertificatePem());
         File.WriteAllText(certs.ServerKeyPath, serverKey.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(certs.OtherCaPath, otherCa.ExportCertificatePem());
 
-        certs.Client = CreateClient("CN=kwf-client", certs.Ca, [5, 6, 7, 8], notBefore, leafNotAfter);
-        certs.Untrusted = CreateClient("CN=kwf-intruder", otherCa, [9, 10, 11, 12], notBefore, leafNotAfter);
+        certs.Client = CreateClient("CN=kwf-client", certs.Ca, [5, 6, 7, 8], notBefore, leafNotAfter, certs.ClientCertPath, certs.ClientKeyPath);
+        certs.Untrusted = CreateClient("CN=kwf-intruder", otherCa, [9, 10, 11, 12], notBefore, leafNotAfter, certPath: null, keyPath: null);
         return certs;
     }
 
@@ -83,12 +96,19 @@ public sealed class TestCertificates
         return request.CreateSelfSigned(notBefore, notAfter);
     }
 
-    private static X509Certificate2 CreateClient(string name, X509Certificate2 issuer, byte[] serial, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    private static X509Certificate2 CreateClient(
+        string name, X509Certificate2 issuer, byte[] serial, DateTimeOffset notBefore, DateTimeOffset notAfter, string? certPath, string? keyPath)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
         using var cert = request.Create(issuer, notBefore, notAfter, serial);
+        if (certPath is not null && keyPath is not null)
+        {
+            File.WriteAllText(certPath, cert.ExportCertificatePem());
+            File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        }
+
         using var withKey = cert.CopyWithPrivateKey(key);
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }

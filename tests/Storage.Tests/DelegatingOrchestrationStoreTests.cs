@@ -14,7 +14,6 @@ public sealed class DelegatingOrchestrationStoreTests
     public void Every_store_member_but_dispose_is_an_overridable_method_of_the_delegating_store()
     {
         var map = typeof(DelegatingOrchestrationStore).GetInterfaceMap(typeof(IOrchestrationStore));
-        Assert.Equal(StoreMembers.Length, map.TargetMethods.Length);
         Assert.All(map.TargetMethods, m => Assert.True(m.IsVirtual && !m.IsFinal, $"{m.Name} is not overridable"));
         var core = typeof(DelegatingOrchestrationStore).GetMethod("DisposeAsyncCore", BindingFlags.NonPublic | BindingFlags.Instance);
         Assert.True(core is { IsVirtual: true, IsFinal: false }, "DisposeAsyncCore is not overridable");

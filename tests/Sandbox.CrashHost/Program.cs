@@ -52,7 +52,9 @@ internal static class Program
         try
         {
             killAt = Option("--kill-at") is { } k ? CrashPoint.Parse(k) : null;
-            failAt = Option("--fail-at") is { } f ? CrashPoint.Parse(f) with { When = CrashPointWhen.After } : null;
+            failAt = Option("--fail-at") is { } f
+                ? f.Split(':').Length == 2 ? CrashPoint.Parse(f) with { When = CrashPointWhen.After } : throw new FormatException($"--fail-at '{f}' is not STEP:N (a step fails after it ran)")
+                : null;
         }
         catch (FormatException ex)
         {

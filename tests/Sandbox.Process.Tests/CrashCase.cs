@@ -13,7 +13,11 @@ namespace KataWorkflows.Sandbox.Process.Tests;
 /// <param name="Faults">Fault rules for both hosts (a failure that sends the call into compensation), or null.</param>
 /// <param name="FailAt">The crash host's <c>--fail-at</c> for both hosts, or null.</param>
 /// <param name="Compensated">True when the call is expected to end compensated, false when it completes.</param>
-public sealed record CrashCase(string Call, string Step, int Occurrence, bool After, string? Faults, string? FailAt, bool Compensated)
+/// <param name="Steps">
+/// The steps of the matrix row this case belongs to, in order: every activity a completed call schedules, or the undo
+/// steps a compensated call ends with. Each case checks the run's history against it, so the matrix cannot miss a step.
+/// </param>
+public sealed record CrashCase(string Call, string Step, int Occurrence, bool After, string? Faults, string? FailAt, bool Compensated, IReadOnlyList<string> Steps)
 {
     /// <summary>The case's name in test output.</summary>
     public string Name => $"{Call}{(Compensated ? " (compensating)" : string.Empty)}: kill {(After ? "after" : "before")} {Step}#{Occurrence.ToString(CultureInfo.InvariantCulture)}";

@@ -71,13 +71,14 @@ public static class CrashMatrix
 
     private static List<CrashCase> Boundaries(string call, IEnumerable<string> steps, string? faults, string? failAt, bool compensated)
     {
+        string[] row = [.. steps];
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         var cases = new List<CrashCase>();
-        foreach (var step in steps)
+        foreach (var step in row)
         {
             var occurrence = seen[step] = seen.GetValueOrDefault(step) + 1;
-            cases.Add(new CrashCase(call, step, occurrence, After: false, faults, failAt, compensated));
-            cases.Add(new CrashCase(call, step, occurrence, After: true, faults, failAt, compensated));
+            cases.Add(new CrashCase(call, step, occurrence, After: false, faults, failAt, compensated, row));
+            cases.Add(new CrashCase(call, step, occurrence, After: true, faults, failAt, compensated, row));
         }
 
         return cases;

@@ -87,17 +87,3 @@ public sealed class CleanupTemplate : IAsyncDisposable
         return _directory;
     }
 }
-
-public sealed class CrashMatrixShapeTests
-{
-    [Fact]
-    public void The_matrix_covers_both_sides_of_every_step_of_every_run()
-    {
-        Assert.Equal(10, CrashMatrix.Create.Count);
-        Assert.Equal(8, CrashMatrix.CreateCompensation.Count);
-        Assert.Equal(14, CrashMatrix.Run.Count);
-        Assert.Equal(12, CrashMatrix.RunCompensation.Count);
-        Assert.Equal(14, CrashMatrix.Cleanup.Count);
-        Assert.Equal(58, CrashMatrix.All.Count);
-    }
-}

@@ -124,6 +124,11 @@ public static class CrashRunner
 
         Assert.Empty(OpenTasks(history));
         Assert.Null(entity?.LockedBy);
+
+        // The matrix row is the run's real sequence of steps: a step the code gained or lost fails every case of the row.
+        string[] scheduled = [.. history.Where(e => e.TaskScheduled is not null).Select(e => e.TaskScheduled.Name)];
+        var tail = crash.Compensated ? scheduled[Math.Max(0, scheduled.Length - crash.Steps.Count)..] : scheduled;
+        Assert.True(tail.SequenceEqual(crash.Steps), $"{crash}: the run scheduled [{string.Join(", ", scheduled)}]; the matrix row is [{string.Join(", ", crash.Steps)}]");
         Assert.True((record is not null) == Directory.Exists(sandboxDirectory), $"{crash}: the record {(record is null ? "is gone" : "exists")} but the run directory {(Directory.Exists(sandboxDirectory) ? "exists" : "is gone")}");
         var completed = Completed(history);
         if (crash.Compensated)

@@ -128,15 +128,23 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             }
         }
 
+        /// <summary>The calls of one lifecycle, in order, with the request id each is made with.</summary>
+        private static readonly (string Operation, string RequestId)[] Calls =
+        [
+            (SandboxOrchestrations.CreateSandbox, "create"), (SandboxOrchestrations.StartSandbox, "start"),
+            (SandboxOrchestrations.StopSandbox, "stop"), (SandboxOrchestrations.DeleteSandbox, "delete"),
+        ];
+
         /// <summary>One lifecycle through the engine; a call that fails fails the run.</summary>
         public async Task LifecycleAsync(string sandboxId, CancellationToken cancellationToken)
         {
             try
             {
-                await _sandboxes.RunAsync(SandboxOrchestrations.CreateSandbox, new SandboxRequest { SandboxId = sandboxId, Config = Config(sandboxId) }, "create", cancellationToken);
-                await _sandboxes.RunAsync(SandboxOrchestrations.StartSandbox, new SandboxRequest { SandboxId = sandboxId }, "start", cancellationToken);
-                await _sandboxes.RunAsync(SandboxOrchestrations.StopSandbox, new SandboxRequest { SandboxId = sandboxId }, "stop", cancellationToken);
-                await _sandboxes.RunAsync(SandboxOrchestrations.DeleteSandbox, new SandboxRequest { SandboxId = sandboxId }, "delete", cancellationToken);
+                foreach (var (operation, requestId) in Calls)
+                {
+                    var config = operation == SandboxOrchestrations.CreateSandbox ? Config(sandboxId) : null;
+                    await _sandboxes.RunAsync(operation, new SandboxRequest { SandboxId = sandboxId, Config = config }, requestId, cancellationToken);
+                }
             }
             catch (SandboxCallException ex)
             {
@@ -185,9 +193,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         public async Task<(int Episodes, int Activities, int EntityCalls, int HistoryEvents)> ShapeAsync(string sandboxId, CancellationToken cancellationToken)
         {
             int episodes = 0, activities = 0, entityCalls = 0, events = 0;
-            foreach (var operation in new[] { ("CreateSandbox", "create"), ("StartSandbox", "start"), ("StopSandbox", "stop"), ("DeleteSandbox", "delete") })
+            foreach (var (operation, requestId) in Calls)
             {
-                var history = await _engine.Client.GetHistoryAsync(SandboxClient.InstanceIdFor(operation.Item1, sandboxId, operation.Item2), cancellationToken: cancellationToken);
+                var history = await _engine.Client.GetHistoryAsync(SandboxClient.InstanceIdFor(operation, sandboxId, requestId), cancellationToken: cancellationToken);
                 episodes += history.Count(e => e.OrchestratorStarted is not null);
                 activities += history.Count(e => e.TaskScheduled is not null);
                 entityCalls += history.Count(e => e.EntityOperationCalled is not null);

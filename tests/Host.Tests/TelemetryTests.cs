@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using Grpc.Core;
 using KataWorkflows.Host.Telemetry;
 using KataWorkflows.Host.Tests.Harness;
 using KataWorkflows.Protocol.V1;
+using KataWorkflows.TestSupport;
 
 namespace KataWorkflows.Host.Tests;
 
@@ -22,33 +22,7 @@ public sealed class TelemetryTests
             ActivityStopped = spans.Add,
         };
         ActivitySource.AddActivityListener(listener);
-        var counted = new ConcurrentBag<(string Method, string Code)>();
-        using var meters = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Name == HostTelemetry.Name && instrument.Name == HostTelemetry.CallsInstrument)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        meters.SetMeasurementEventCallback<long>((_, _, tags, _) =>
-        {
-            string? method = null, code = null;
-            foreach (var tag in tags)
-            {
-                (method, code) = tag.Key switch
-                {
-                    HostTelemetry.MethodTag => (tag.Value as string, code),
-                    HostTelemetry.StatusCodeTag => (method, tag.Value as string),
-                    _ => (method, code),
-                };
-            }
-
-            counted.Add((method!, code!));
-        });
-        meters.Start();
+        using var metrics = new MetricCollector(HostTelemetry.Name);
         await using var host = await TestHost.StartAsync();
 
         await host.Sandboxes.CreateSandboxAsync(Requests.Create("sb-tel"), cancellationToken: host.Token);
@@ -59,8 +33,8 @@ public sealed class TelemetryTests
         Assert.StartsWith("CreateSandbox:sb-tel:", (string)create.GetTagItem(HostTelemetry.InstanceIdTag)!, StringComparison.Ordinal);
         var missing = Assert.Single(spans, s => Equals(s.GetTagItem(HostTelemetry.SandboxIdTag), "sb-tel-missing"));
         Assert.Equal((ActivityStatusCode.Error, (int)StatusCode.NotFound), (missing.Status, (int)missing.GetTagItem(HostTelemetry.StatusCodeTag)!));
-        Assert.Contains(("/kataworkflows.v1.Sandboxes/CreateSandbox", "OK"), counted);
-        Assert.Contains(("/kataworkflows.v1.Sandboxes/StatusSandbox", "NotFound"), counted);
+        Assert.NotEmpty(metrics.Values(HostTelemetry.CallsInstrument, (HostTelemetry.MethodTag, "/kataworkflows.v1.Sandboxes/CreateSandbox"), (HostTelemetry.StatusCodeTag, "OK")));
+        Assert.NotEmpty(metrics.Values(HostTelemetry.CallsInstrument, (HostTelemetry.MethodTag, "/kataworkflows.v1.Sandboxes/StatusSandbox"), (HostTelemetry.StatusCodeTag, "NotFound")));
     }
 
     [Fact]

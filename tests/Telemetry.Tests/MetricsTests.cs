@@ -1,6 +1,7 @@
 using KataWorkflows.Engine;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Telemetry.Tests.Harness;
+using KataWorkflows.TestSupport;
 
 namespace KataWorkflows.Telemetry.Tests;
 

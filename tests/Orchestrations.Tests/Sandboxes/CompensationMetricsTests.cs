@@ -1,10 +1,9 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using KataWorkflows.Activities.Faults;
 using KataWorkflows.Orchestrations.Client;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Sandboxes;
 using KataWorkflows.Orchestrations.Tests.Harness;
+using KataWorkflows.TestSupport;
 using Ops = KataWorkflows.Orchestrations.Sandboxes.SandboxOrchestrations;
 
 namespace KataWorkflows.Orchestrations.Tests.Sandboxes;
@@ -20,31 +19,7 @@ public sealed class CompensationMetricsTests
     [Fact]
     public async Task A_compensated_run_is_counted_once_under_its_operation_and_other_outcomes_are_not()
     {
-        var counted = new ConcurrentQueue<(long Value, string? Operation)>();
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Name == SandboxTelemetry.Name && instrument.Name == SandboxTelemetry.CompensatedInstrument)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            string? operation = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == SandboxTelemetry.OperationTag)
-                {
-                    operation = tag.Value as string;
-                }
-            }
-
-            counted.Enqueue((value, operation));
-        });
-        listener.Start();
+        using var metrics = new MetricCollector(SandboxTelemetry.Name);
         await using var h = await SandboxHarness.StartAsync(o => o.FaultRules.Add(new FaultRule { Step = SandboxActivities.StartVm, Mode = FaultMode.Fail, Times = 1 }));
 
         var failed = await h.CallFailsAsync(Ops.CreateSandbox, TestSandboxes.Create("sb1", "c1"));
@@ -53,6 +28,7 @@ public sealed class CompensationMetricsTests
         var notFound = await h.CallFailsAsync(Ops.DeleteSandbox, TestSandboxes.Sandbox("sb2"));
         Assert.Equal(SandboxErrorKind.NotFound, notFound.Kind);
 
-        Assert.Equal([(1L, (string?)Ops.CreateSandbox)], counted.ToArray());
+        Assert.Equal([1.0], metrics.Values(SandboxTelemetry.CompensatedInstrument));
+        Assert.Equal([1.0], metrics.Values(SandboxTelemetry.CompensatedInstrument, (SandboxTelemetry.OperationTag, Ops.CreateSandbox)));
     }
 }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
-namespace KataWorkflows.Telemetry.Tests.Harness;
+namespace KataWorkflows.TestSupport;
 
 /// <summary>Records every measurement of the instruments of one meter while it listens.</summary>
 public sealed class MetricCollector : IDisposable

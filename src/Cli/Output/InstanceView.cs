@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.DurableTask.Protobuf;
@@ -184,7 +183,4 @@ public static class InstanceView
     public static JsonObject? FailureJson(TaskFailureDetails? failure) => failure is null
         ? null
         : JsonText.Obj(("type", failure.ErrorType), ("message", failure.ErrorMessage), ("cause", FailureJson(failure.InnerFailure)));
-
-    internal static string Lines(IEnumerable<string> lines) =>
-        lines.Aggregate(new StringBuilder(), (b, l) => b.Append(l).Append('\n')).ToString();
 }

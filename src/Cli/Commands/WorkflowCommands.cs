@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
 using KataWorkflows.Cli.Output;
 using KataWorkflows.Cli.Replay;
+using KataWorkflows.Engine;
 using KataWorkflows.Engine.Serialization;
 using Microsoft.DurableTask.Protobuf;
 
@@ -284,7 +285,7 @@ internal static class WorkflowCommands
 
             // The host applies suspend and resume when the run next takes its inbox: wait (briefly) until it has.
             Func<OrchestrationStatus, bool> applied = suspend
-                ? s => s == OrchestrationStatus.Suspended || InstanceView.IsTerminal(s)
+                ? s => s == OrchestrationStatus.Suspended || s.FromProto().IsTerminal()
                 : s => s != OrchestrationStatus.Suspended;
             return await AfterControlAsync(inv, instanceId, suspend ? "suspend" : "resume", waitForEnd: false, applied).ConfigureAwait(false);
         });

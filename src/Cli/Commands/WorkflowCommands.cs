@@ -251,7 +251,6 @@ internal static class WorkflowCommands
         app.SetAction(command, async inv =>
         {
             var instanceId = inv.Parse.GetRequiredValue(id);
-            await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
             var request = new TerminateRequest { InstanceId = instanceId, Recursive = inv.Parse.GetValue(recursive) };
             if (inv.Parse.GetValue(reason) is { } r)
             {
@@ -272,7 +271,6 @@ internal static class WorkflowCommands
         app.SetAction(command, async inv =>
         {
             var instanceId = inv.Parse.GetRequiredValue(id);
-            await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
             var text = inv.Parse.GetValue(reason);
             if (suspend)
             {
@@ -394,7 +392,6 @@ internal static class WorkflowCommands
                 request.Input = payload;
             }
 
-            await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
             await inv.TaskHub.RaiseEventAsync(request, inv.CallOptions).ConfigureAwait(false);
             if (inv.Json)
             {
@@ -438,7 +435,6 @@ internal static class WorkflowCommands
 
     private static async Task<List<HistoryEvent>> ReadHistoryAsync(Invocation inv, string instanceId)
     {
-        await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
         using var call = inv.TaskHub.StreamInstanceHistory(new StreamInstanceHistoryRequest { InstanceId = instanceId }, inv.CallOptions);
         var events = new List<HistoryEvent>();
         while (await call.ResponseStream.MoveNext(inv.Token).ConfigureAwait(false))
@@ -448,9 +444,6 @@ internal static class WorkflowCommands
 
         return events;
     }
-
-    private static async Task RequireExistsAsync(Invocation inv, string instanceId) =>
-        RequireExists(await inv.TaskHub.GetInstanceAsync(new GetInstanceRequest { InstanceId = instanceId }, inv.CallOptions).ConfigureAwait(false), instanceId);
 
     private static OrchestrationState RequireExists(GetInstanceResponse reply, string instanceId) =>
         reply.Exists && reply.OrchestrationState is not null

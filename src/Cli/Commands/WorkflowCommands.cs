@@ -310,11 +310,10 @@ internal static class WorkflowCommands
         var id = new Argument<string?>("instance") { Description = "The run to purge (or use the filters)", Arity = ArgumentArity.ZeroOrOne };
         var status = new Option<string[]>("--status") { Description = "Purge finished runs with this status (repeat)" };
         var before = new Option<string?>("--before") { Description = "Purge runs created before this time (ISO-8601, UTC)" };
-        var recursive = new Option<bool>("--recursive") { Description = "Also purge sub-orchestrations" };
-        var command = new Command("purge", "Delete finished runs and their history") { id, status, before, recursive };
+        var command = new Command("purge", "Delete finished runs and their history") { id, status, before };
         app.SetAction(command, async inv =>
         {
-            var request = new PurgeInstancesRequest { Recursive = inv.Parse.GetValue(recursive) };
+            var request = new PurgeInstancesRequest();
             var statuses = (inv.Parse.GetValue(status) ?? []).Select(InstanceView.ParseStatus).ToList();
             var createdBefore = inv.Parse.GetValue(before);
             if (inv.Parse.GetValue(id) is { } instanceId)
@@ -343,15 +342,10 @@ internal static class WorkflowCommands
             }
 
             var reply = await inv.TaskHub.PurgeInstancesAsync(request, inv.CallOptions).ConfigureAwait(false);
+            // The host refuses a run that has not finished (FailedPrecondition), so 0 deleted means there was no such run.
             if (request.RequestCase == PurgeInstancesRequest.RequestOneofCase.InstanceId && reply.DeletedInstanceCount == 0)
             {
-                var exists = await inv.TaskHub.GetInstanceAsync(new GetInstanceRequest { InstanceId = request.InstanceId }, inv.CallOptions).ConfigureAwait(false);
-                if (!exists.Exists)
-                {
-                    throw new CliException(ExitCodes.NotFound, $"no run '{request.InstanceId}'");
-                }
-
-                throw new CliException(ExitCodes.FailedPrecondition, $"run '{request.InstanceId}' has not finished: terminate it first");
+                throw new CliException(ExitCodes.NotFound, $"no run '{request.InstanceId}'");
             }
 
             if (inv.Json)

@@ -112,12 +112,7 @@ internal static class WorkflowCommands
                 return ExitCodes.Ok;
             }
 
-            return state.OrchestrationStatus switch
-            {
-                OrchestrationStatus.Completed => ExitCodes.Ok,
-                OrchestrationStatus.Failed => ErrorMapping.ExitCodeForFailure(state.FailureDetails),
-                _ => ExitCodes.RunFailed,
-            };
+            return ErrorMapping.ExitCodeForRun(state);
         });
         return command;
     }

@@ -1,5 +1,6 @@
 using Grpc.Core;
-using KataWorkflows.Orchestrations.Model;
+using KataWorkflows.Engine;
+using KataWorkflows.Orchestrations.Client;
 using Microsoft.DurableTask.Protobuf;
 
 namespace KataWorkflows.Cli;
@@ -52,54 +53,36 @@ public static class ErrorMapping
     }
 
     /// <summary>
+    /// The exit code for a finished run: 0 when it completed, the failure's own code when it failed, and
+    /// <see cref="ExitCodes.RunFailed"/> for a terminated (or any other) run.
+    /// </summary>
+    public static int ExitCodeForRun(OrchestrationState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.OrchestrationStatus switch
+        {
+            OrchestrationStatus.Completed => ExitCodes.Ok,
+            OrchestrationStatus.Failed => ExitCodeForFailure(state.FailureDetails),
+            _ => ExitCodes.RunFailed,
+        };
+    }
+
+    /// <summary>
     /// The exit code for a run that failed with these details: the sandbox call's own error kinds (invalid argument,
     /// not found, wrong state) keep their codes; anything else (a failed, compensated step) is a failed run.
     /// </summary>
-    public static int ExitCodeForFailure(TaskFailureDetails? failure)
+    public static int ExitCodeForFailure(TaskFailureDetails? failure) => KindOf(failure) switch
     {
-        for (var f = failure; f is not null; f = f.InnerFailure)
-        {
-            var type = f.ErrorType;
-            if (type == typeof(InvalidSandboxArgumentException).FullName)
-            {
-                return ExitCodes.Usage;
-            }
-
-            if (type == typeof(SandboxNotFoundException).FullName)
-            {
-                return ExitCodes.NotFound;
-            }
-
-            if (type == typeof(SandboxAlreadyExistsException).FullName
-                || type == typeof(InvalidStateTransitionException).FullName
-                || type == typeof(SandboxPreconditionException).FullName
-                || type == typeof(SandboxCleanupRequiredException).FullName)
-            {
-                return ExitCodes.FailedPrecondition;
-            }
-
-            if (type == typeof(SandboxOperationCompensatedException).FullName)
-            {
-                return ExitCodes.RunFailed;
-            }
-        }
-
-        return ExitCodes.RunFailed;
-    }
+        SandboxErrorKind.InvalidArgument => ExitCodes.Usage,
+        SandboxErrorKind.NotFound => ExitCodes.NotFound,
+        SandboxErrorKind.AlreadyExists or SandboxErrorKind.FailedPrecondition or SandboxErrorKind.CleanupRequired => ExitCodes.FailedPrecondition,
+        _ => ExitCodes.RunFailed,
+    };
 
     /// <summary>True when the failure says the run's steps were undone.</summary>
-    public static bool IsCompensated(TaskFailureDetails? failure)
-    {
-        for (var f = failure; f is not null; f = f.InnerFailure)
-        {
-            if (f.ErrorType == typeof(SandboxOperationCompensatedException).FullName)
-            {
-                return true;
-            }
-        }
+    public static bool IsCompensated(TaskFailureDetails? failure) => KindOf(failure) == SandboxErrorKind.Compensated;
 
-        return false;
-    }
+    private static SandboxErrorKind KindOf(TaskFailureDetails? failure) => SandboxCallException.KindOf(FailureDetails.FromProto(failure));
 
     // Grpc.Net.Client reports a failed TLS handshake as Internal, with the HttpRequestException as its debug exception.
     private static bool IsConnectionFailure(RpcException exception) =>

@@ -35,8 +35,6 @@ public sealed class Invocation : IAsyncDisposable
         {
             _cancellation.CancelAfter(timeout);
         }
-
-        Outer = cancellationToken;
     }
 
     /// <summary>The parse result.</summary>
@@ -62,9 +60,6 @@ public sealed class Invocation : IAsyncDisposable
 
     /// <summary>The <c>--timeout</c>, if given.</summary>
     public TimeSpan? Timeout => _timeout;
-
-    /// <summary>Cancelled by Ctrl+C only.</summary>
-    internal CancellationToken Outer { get; }
 
     /// <summary>Where the CLI connects, for messages.</summary>
     public string Target => _options.Connection(Parse).Describe();

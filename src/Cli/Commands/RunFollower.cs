@@ -78,12 +78,7 @@ internal static class RunFollower
     /// <summary>Prints a finished run's outcome and returns its exit code.</summary>
     public static async Task<int> ReportAsync(Invocation invocation, string operation, OrchestrationState state, JsonArray? steps)
     {
-        var exit = state.OrchestrationStatus switch
-        {
-            OrchestrationStatus.Completed => ExitCodes.Ok,
-            OrchestrationStatus.Failed => ErrorMapping.ExitCodeForFailure(state.FailureDetails),
-            _ => ExitCodes.RunFailed,
-        };
+        var exit = ErrorMapping.ExitCodeForRun(state);
         var result = JsonText.ParseOrString(state.Output);
         if (invocation.Json)
         {

@@ -93,7 +93,6 @@ internal static class SandboxCommands
                 throw CliException.Usage("a container id is required: give it as the second argument or as \"id\" in --config");
             }
 
-            Validate(() => containerConfig.Validate("container"));
             return new SandboxRequest { SandboxId = inv.Parse.GetRequiredValue(createSandbox), ContainerId = containerConfig.Id, Container = containerConfig };
         });
         command.Subcommands.Add(create);
@@ -358,7 +357,6 @@ internal static class SandboxCommands
             config = config with { Containers = [.. config.Containers, .. extra] };
         }
 
-        Validate(() => config.Validated());
         return config;
     }
 

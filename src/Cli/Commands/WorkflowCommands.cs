@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
 using KataWorkflows.Cli.Output;
 using KataWorkflows.Cli.Replay;
+using KataWorkflows.Engine;
 using KataWorkflows.Engine.Serialization;
 using Microsoft.DurableTask.Protobuf;
 
@@ -111,12 +112,7 @@ internal static class WorkflowCommands
                 return ExitCodes.Ok;
             }
 
-            return state.OrchestrationStatus switch
-            {
-                OrchestrationStatus.Completed => ExitCodes.Ok,
-                OrchestrationStatus.Failed => ErrorMapping.ExitCodeForFailure(state.FailureDetails),
-                _ => ExitCodes.RunFailed,
-            };
+            return ErrorMapping.ExitCodeForRun(state);
         });
         return command;
     }
@@ -250,7 +246,6 @@ internal static class WorkflowCommands
         app.SetAction(command, async inv =>
         {
             var instanceId = inv.Parse.GetRequiredValue(id);
-            await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
             var request = new TerminateRequest { InstanceId = instanceId, Recursive = inv.Parse.GetValue(recursive) };
             if (inv.Parse.GetValue(reason) is { } r)
             {
@@ -271,7 +266,6 @@ internal static class WorkflowCommands
         app.SetAction(command, async inv =>
         {
             var instanceId = inv.Parse.GetRequiredValue(id);
-            await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
             var text = inv.Parse.GetValue(reason);
             if (suspend)
             {
@@ -284,7 +278,7 @@ internal static class WorkflowCommands
 
             // The host applies suspend and resume when the run next takes its inbox: wait (briefly) until it has.
             Func<OrchestrationStatus, bool> applied = suspend
-                ? s => s == OrchestrationStatus.Suspended || InstanceView.IsTerminal(s)
+                ? s => s == OrchestrationStatus.Suspended || s.FromProto().IsTerminal()
                 : s => s != OrchestrationStatus.Suspended;
             return await AfterControlAsync(inv, instanceId, suspend ? "suspend" : "resume", waitForEnd: false, applied).ConfigureAwait(false);
         });
@@ -311,11 +305,10 @@ internal static class WorkflowCommands
         var id = new Argument<string?>("instance") { Description = "The run to purge (or use the filters)", Arity = ArgumentArity.ZeroOrOne };
         var status = new Option<string[]>("--status") { Description = "Purge finished runs with this status (repeat)" };
         var before = new Option<string?>("--before") { Description = "Purge runs created before this time (ISO-8601, UTC)" };
-        var recursive = new Option<bool>("--recursive") { Description = "Also purge sub-orchestrations" };
-        var command = new Command("purge", "Delete finished runs and their history") { id, status, before, recursive };
+        var command = new Command("purge", "Delete finished runs and their history") { id, status, before };
         app.SetAction(command, async inv =>
         {
-            var request = new PurgeInstancesRequest { Recursive = inv.Parse.GetValue(recursive) };
+            var request = new PurgeInstancesRequest();
             var statuses = (inv.Parse.GetValue(status) ?? []).Select(InstanceView.ParseStatus).ToList();
             var createdBefore = inv.Parse.GetValue(before);
             if (inv.Parse.GetValue(id) is { } instanceId)
@@ -344,15 +337,10 @@ internal static class WorkflowCommands
             }
 
             var reply = await inv.TaskHub.PurgeInstancesAsync(request, inv.CallOptions).ConfigureAwait(false);
+            // The host refuses a run that has not finished (FailedPrecondition), so 0 deleted means there was no such run.
             if (request.RequestCase == PurgeInstancesRequest.RequestOneofCase.InstanceId && reply.DeletedInstanceCount == 0)
             {
-                var exists = await inv.TaskHub.GetInstanceAsync(new GetInstanceRequest { InstanceId = request.InstanceId }, inv.CallOptions).ConfigureAwait(false);
-                if (!exists.Exists)
-                {
-                    throw new CliException(ExitCodes.NotFound, $"no run '{request.InstanceId}'");
-                }
-
-                throw new CliException(ExitCodes.FailedPrecondition, $"run '{request.InstanceId}' has not finished: terminate it first");
+                throw new CliException(ExitCodes.NotFound, $"no run '{request.InstanceId}'");
             }
 
             if (inv.Json)
@@ -393,7 +381,6 @@ internal static class WorkflowCommands
                 request.Input = payload;
             }
 
-            await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
             await inv.TaskHub.RaiseEventAsync(request, inv.CallOptions).ConfigureAwait(false);
             if (inv.Json)
             {
@@ -437,7 +424,6 @@ internal static class WorkflowCommands
 
     private static async Task<List<HistoryEvent>> ReadHistoryAsync(Invocation inv, string instanceId)
     {
-        await RequireExistsAsync(inv, instanceId).ConfigureAwait(false);
         using var call = inv.TaskHub.StreamInstanceHistory(new StreamInstanceHistoryRequest { InstanceId = instanceId }, inv.CallOptions);
         var events = new List<HistoryEvent>();
         while (await call.ResponseStream.MoveNext(inv.Token).ConfigureAwait(false))
@@ -447,9 +433,6 @@ internal static class WorkflowCommands
 
         return events;
     }
-
-    private static async Task RequireExistsAsync(Invocation inv, string instanceId) =>
-        RequireExists(await inv.TaskHub.GetInstanceAsync(new GetInstanceRequest { InstanceId = instanceId }, inv.CallOptions).ConfigureAwait(false), instanceId);
 
     private static OrchestrationState RequireExists(GetInstanceResponse reply, string instanceId) =>
         reply.Exists && reply.OrchestrationState is not null

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.DurableTask.Protobuf;
@@ -10,18 +9,7 @@ namespace KataWorkflows.Cli.Output;
 public static class InstanceView
 {
     /// <summary>The short status name (<c>Running</c>, <c>Completed</c>...).</summary>
-    public static string StatusName(OrchestrationStatus status) => status switch
-    {
-        OrchestrationStatus.Running => "Running",
-        OrchestrationStatus.Completed => "Completed",
-        OrchestrationStatus.ContinuedAsNew => "ContinuedAsNew",
-        OrchestrationStatus.Failed => "Failed",
-        OrchestrationStatus.Canceled => "Canceled",
-        OrchestrationStatus.Terminated => "Terminated",
-        OrchestrationStatus.Pending => "Pending",
-        OrchestrationStatus.Suspended => "Suspended",
-        _ => status.ToString(),
-    };
+    public static string StatusName(OrchestrationStatus status) => status.ToString();
 
     /// <summary>Reads a status name as <c>kwf wf list --status</c> takes it (case-insensitive).</summary>
     /// <exception cref="CliException">A usage error listing the names.</exception>
@@ -39,11 +27,6 @@ public static class InstanceView
         throw CliException.Usage(
             $"--status: unknown status '{text}' (expected one of {string.Join(", ", System.Enum.GetValues<OrchestrationStatus>().Select(StatusName))})");
     }
-
-    /// <summary>True when the status is final.</summary>
-    public static bool IsTerminal(OrchestrationStatus status) =>
-        status is OrchestrationStatus.Completed or OrchestrationStatus.Failed or OrchestrationStatus.Terminated
-            or OrchestrationStatus.Canceled or OrchestrationStatus.ContinuedAsNew;
 
     /// <summary>
     /// What happened to the run, in the domain's words: <c>completed</c>, <c>compensated</c> (failed, and its steps
@@ -184,7 +167,4 @@ public static class InstanceView
     public static JsonObject? FailureJson(TaskFailureDetails? failure) => failure is null
         ? null
         : JsonText.Obj(("type", failure.ErrorType), ("message", failure.ErrorMessage), ("cause", FailureJson(failure.InnerFailure)));
-
-    internal static string Lines(IEnumerable<string> lines) =>
-        lines.Aggregate(new StringBuilder(), (b, l) => b.Append(l).Append('\n')).ToString();
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -157,7 +156,4 @@ public static class JsonText
 
         return obj;
     }
-
-    /// <summary>Appends a line to a builder using invariant formatting.</summary>
-    internal static StringBuilder Line(this StringBuilder text, string line) => text.Append(line).Append('\n');
 }

@@ -139,7 +139,6 @@ public sealed class ArgumentParsingTests
         try
         {
             File.WriteAllText(file, """{ "id": "sb1", "hypervisorType": "qemu", "agentType": "noop", "containers": [ { "id": "c1" } ], "annotations": { "a": "1" } }""");
-            var app = InProcessKwf.App();
             var options = new SandboxConfigOptions();
             var command = new System.CommandLine.RootCommand { options.Id };
             foreach (var o in options.All)
@@ -156,7 +155,6 @@ public sealed class ArgumentParsingTests
             Assert.Equal("1", config.Annotations["a"]);
             Assert.Equal("2", config.Annotations["b"]);
             Assert.Equal(2, config.HypervisorConfig.NumVCpus);
-            _ = app;
         }
         finally
         {

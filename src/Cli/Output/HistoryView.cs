@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Google.Protobuf.WellKnownTypes;
+using KataWorkflows.Orchestrations.Client;
 using Microsoft.DurableTask.Protobuf;
 using Kind = Microsoft.DurableTask.Protobuf.HistoryEvent.EventTypeOneofCase;
 
@@ -24,13 +25,13 @@ public static class HistoryView
     public static IReadOnlyList<HistoryRow> Rows(IReadOnlyList<HistoryEvent> events)
     {
         ArgumentNullException.ThrowIfNull(events);
-        var tasks = new Dictionary<int, (string Name, DateTime Time, bool Compensation)>();
+        var steps = new RunStepReader();
+        var tasks = new Dictionary<int, (string Name, DateTime Time)>();
         var timers = new Dictionary<int, DateTime>();
         var subOrchestrations = new Dictionary<int, (string Name, DateTime Time)>();
         var entityCalls = new Dictionary<string, (string Name, DateTime Time)>(StringComparer.Ordinal);
         var locks = new Dictionary<string, (string Name, DateTime Time)>(StringComparer.Ordinal);
         DateTime? started = null;
-        string? failedStep = null;
         var rows = new List<HistoryRow>(events.Count);
         for (var i = 0; i < events.Count; i++)
         {
@@ -41,7 +42,7 @@ public static class HistoryView
             TimeSpan? duration = null;
             string? result = null;
             var failed = false;
-            var compensation = false;
+            var compensation = steps.Read(e)?.Compensation ?? false;
             switch (e.EventTypeCase)
             {
                 case Kind.ExecutionStarted:
@@ -62,14 +63,11 @@ public static class HistoryView
                     break;
                 case Kind.TaskScheduled:
                     name = e.TaskScheduled.Name;
-
-                    // After a step failed for good, the steps that follow (other than a retry of the same step) undo.
-                    compensation = failedStep is not null && !string.Equals(failedStep, name, StringComparison.Ordinal);
-                    tasks[e.EventId] = (name, at, compensation);
+                    tasks[e.EventId] = (name, at);
                     result = e.TaskScheduled.Input;
                     break;
                 case Kind.TaskCompleted when tasks.TryGetValue(e.TaskCompleted.TaskScheduledId, out var task):
-                    (name, compensation) = (task.Name, task.Compensation);
+                    name = task.Name;
                     duration = Since(task.Time, time);
                     result = e.TaskCompleted.Result;
                     break;
@@ -79,12 +77,8 @@ public static class HistoryView
                 case Kind.TaskFailed:
                     if (tasks.TryGetValue(e.TaskFailed.TaskScheduledId, out var failedTask))
                     {
-                        (name, compensation) = (failedTask.Name, failedTask.Compensation);
+                        name = failedTask.Name;
                         duration = Since(failedTask.Time, time);
-                        if (!failedTask.Compensation)
-                        {
-                            failedStep = failedTask.Name;
-                        }
                     }
 
                     failed = true;

@@ -47,7 +47,7 @@ public sealed class ConfigurationTests
         using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(tcp);
         var created = await new Protocol.V1.Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Requests.Create("sb1"), cancellationToken: host.Token);
 
-        Assert.Equal("Completed", created.Status);
+        Assert.Equal(("Completed", "Ready"), (created.Status, Requests.SandboxState(created)));
         Assert.False(File.Exists(Path.Combine(host.Dir.Path, "state", "store.db")));
     }
 

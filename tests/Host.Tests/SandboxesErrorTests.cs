@@ -98,7 +98,7 @@ public sealed class SandboxesErrorTests
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         await AssertServingAsync(host);
         var ok = await host.Sandboxes.CreateSandboxAsync(Create("sb1"), cancellationToken: host.Token);
-        Assert.Equal("Completed", ok.Status);
+        Assert.Equal(("Completed", "Ready"), (ok.Status, SandboxState(ok)));
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class SandboxesErrorTests
         var small = await host.Sandboxes.CreateSandboxAsync(Create("sb1"), cancellationToken: host.Token);
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
-        Assert.Equal("Completed", small.Status);
+        Assert.Equal(("Completed", "Ready"), (small.Status, SandboxState(small)));
     }
 
     internal static async Task AssertServingAsync(TestHost host)

@@ -146,9 +146,6 @@ public sealed class SandboxesLifecycleTests
         return events;
     }
 
-    private static string SandboxState(CallResult result) =>
-        JsonDocument.Parse(result.ResultJson).RootElement.GetProperty("sandbox").GetProperty("state").GetString()!;
-
     private static string ContainerState(CallResult result, string containerId) =>
         JsonDocument.Parse(result.ResultJson).RootElement.GetProperty("sandbox").GetProperty("containers").EnumerateArray()
             .Single(c => c.GetProperty("id").GetString() == containerId).GetProperty("state").GetString()!;

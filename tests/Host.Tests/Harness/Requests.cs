@@ -36,6 +36,10 @@ public static class Requests
     public static SandboxCall OnContainer(string sandboxId, string containerId, object? extra = null) =>
         Call(sandboxId, extra is null ? new { containerId } : Merge(new { containerId }, extra));
 
+    /// <summary>The sandbox state in a waited call's result, as the run produced it.</summary>
+    public static string SandboxState(CallResult result) =>
+        JsonDocument.Parse(result.ResultJson).RootElement.GetProperty("sandbox").GetProperty("state").GetString()!;
+
     private static Dictionary<string, object?> Merge(object a, object b)
     {
         var merged = new Dictionary<string, object?>();

@@ -34,7 +34,7 @@ public sealed class ConfigurationTests
         var ex = Assert.Throws<HostConfigurationException>(() => KataWorkflowsHost.Build([.. TestHost.Arguments(dir, arguments)]));
 
         Assert.Contains(key, ex.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(dir.Path, "sock", "kwf.sock")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "state", "store.db")));
     }
 
     [Fact]

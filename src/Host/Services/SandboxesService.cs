@@ -251,7 +251,7 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
         }
         catch (InvalidSandboxArgumentException ex)
         {
-            throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
+            throw CallInterceptor.InvalidArgument(ex);
         }
 
         return record.FindContainer(containerId)

@@ -78,7 +78,7 @@ internal static class KataWorkflowsHost
             });
             engine.Registry.AddSandboxOrchestrations().AddSandboxActivities();
         });
-        builder.Services.AddSingleton(sp => new SandboxClient(sp.GetRequiredService<Engine.Client.DurableTaskClient>(), sp.GetRequiredService<Engine.Serialization.DataConverter>()));
+        builder.Services.AddSingleton<SandboxClient>();
 
         // The worker gets the whole shutdown timeout to drain, and the store closes after it.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = options.Worker.ShutdownTimeout + TimeSpan.FromSeconds(5));

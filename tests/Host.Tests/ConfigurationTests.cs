@@ -34,7 +34,7 @@ public sealed class ConfigurationTests
         var ex = Assert.Throws<HostConfigurationException>(() => KataWorkflowsHost.Build([.. TestHost.Arguments(dir, arguments)]));
 
         Assert.Contains(key, ex.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(dir.Path, "sock", "kwf.sock")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "state", "store.db")));
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class ConfigurationTests
         using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(tcp);
         var created = await new Protocol.V1.Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Requests.Create("sb1"), cancellationToken: host.Token);
 
-        Assert.Equal("Completed", created.Status);
+        Assert.Equal(("Completed", "Ready"), (created.Status, Requests.SandboxState(created)));
         Assert.False(File.Exists(Path.Combine(host.Dir.Path, "state", "store.db")));
     }
 

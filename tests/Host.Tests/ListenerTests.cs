@@ -30,6 +30,19 @@ public sealed class ListenerTests
     }
 
     [Fact]
+    public async Task An_existing_socket_directory_keeps_its_mode()
+    {
+        using var dir = TempDir.Create();
+        var directory = Path.Combine(dir.Path, "sock");
+        const UnixFileMode userOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(directory, userOnly);
+
+        await using var app = KataWorkflowsHost.Build([.. TestHost.Arguments(dir)]);
+
+        Assert.Equal(userOnly, File.GetUnixFileMode(directory));
+    }
+
+    [Fact]
     public async Task A_stale_socket_is_replaced_and_a_live_one_refuses_the_start()
     {
         using var dir = TempDir.Create();

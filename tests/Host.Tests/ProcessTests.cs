@@ -30,7 +30,7 @@ public sealed class ProcessTests
         using (var channel = TestHost.UnixChannel(socket))
         {
             var created = await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Requests.Create("sb1"), cancellationToken: timeout.Token);
-            Assert.Equal("Completed", created.Status);
+            Assert.Equal(("Completed", "Ready"), (created.Status, Requests.SandboxState(created)));
         }
 
         Signal(process.Id, "TERM");

@@ -30,7 +30,7 @@ public sealed class SandboxesErrorTests
         Assert.Equal((StatusCode.InvalidArgument, StatusCode.InvalidArgument, StatusCode.InvalidArgument), (start.StatusCode, create.StatusCode, status.StatusCode));
         Assert.StartsWith(field + ":", start.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("id", create.Status.Detail, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal("InvalidArgument", start.Trailers.GetValue("kwf-error-kind"));
+        Assert.Equal(("InvalidArgument", ""), (Failure(start).Kind, Failure(start).InstanceId));
         await AssertServingAsync(host);
     }
 
@@ -82,7 +82,7 @@ public sealed class SandboxesErrorTests
         Assert.Equal(StatusCode.AlreadyExists, twice.StatusCode);
         Assert.Equal(StatusCode.FailedPrecondition, pause.StatusCode);
         Assert.False(string.IsNullOrEmpty(pause.Status.Detail));
-        Assert.Equal(("FailedPrecondition", true), (pause.Trailers.GetValue("kwf-error-kind"), pause.Trailers.GetValue("kwf-instance-id")?.StartsWith("PauseSandbox:sb1:", StringComparison.Ordinal)));
+        Assert.Equal(("FailedPrecondition", true), (Failure(pause).Kind, Failure(pause).InstanceId.StartsWith("PauseSandbox:sb1:", StringComparison.Ordinal)));
         Assert.Equal((StatusCode.NotFound, "Container does not exist: zz"), (noContainer.StatusCode, noContainer.Status.Detail));
         await AssertServingAsync(host);
     }
@@ -98,7 +98,7 @@ public sealed class SandboxesErrorTests
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         await AssertServingAsync(host);
         var ok = await host.Sandboxes.CreateSandboxAsync(Create("sb1"), cancellationToken: host.Token);
-        Assert.Equal("Completed", ok.Status);
+        Assert.Equal(("Completed", "Ready"), (ok.Status, SandboxState(ok)));
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class SandboxesErrorTests
         var small = await host.Sandboxes.CreateSandboxAsync(Create("sb1"), cancellationToken: host.Token);
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
-        Assert.Equal("Completed", small.Status);
+        Assert.Equal(("Completed", "Ready"), (small.Status, SandboxState(small)));
     }
 
     internal static async Task AssertServingAsync(TestHost host)

@@ -120,6 +120,8 @@ public sealed class SidecarTests
         var suspendDone = await Fails(async () => await api.SuspendInstanceAsync(new SuspendRequest { InstanceId = "d-1" }, cancellationToken: ct));
         var badEntity = await Fails(async () => await api.GetEntityAsync(new GetEntityRequest { InstanceId = "no-at-signs" }, cancellationToken: ct));
         var recursive = await Fails(async () => await api.PurgeInstancesAsync(new PurgeInstancesRequest { InstanceId = "d-1", Recursive = true }, cancellationToken: ct));
+        var badPage = await Fails(async () => await api.ListInstanceIdsAsync(new ListInstanceIdsRequest { PageSize = -1 }, cancellationToken: ct));
+        var badEntityPage = await Fails(async () => await api.QueryEntitiesAsync(new QueryEntitiesRequest { Query = new EntityQuery { PageSize = 0 } }, cancellationToken: ct));
         var workers = await Fails(async () =>
         {
             using var items = api.GetWorkItems(new GetWorkItemsRequest(), cancellationToken: ct);
@@ -133,6 +135,8 @@ public sealed class SidecarTests
         Assert.Equal(StatusCode.FailedPrecondition, suspendDone.StatusCode);
         Assert.Equal(StatusCode.InvalidArgument, badEntity.StatusCode);
         Assert.Equal(StatusCode.Unimplemented, recursive.StatusCode);
+        Assert.Equal((StatusCode.InvalidArgument, "pageSize: must be between 0 and 1000, got -1"), (badPage.StatusCode, badPage.Status.Detail));
+        Assert.Equal((StatusCode.InvalidArgument, "query.pageSize: must be between 1 and 1000, got 0"), (badEntityPage.StatusCode, badEntityPage.Status.Detail));
         Assert.Equal(StatusCode.Unimplemented, workers.StatusCode);
         Assert.Contains("remote workers", workers.Status.Detail, StringComparison.Ordinal);
 

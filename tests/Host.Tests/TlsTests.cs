@@ -33,7 +33,7 @@ public sealed class TlsTests
         Assert.NotEqual(StatusCode.OK, untrusted.StatusCode);
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, served.Status);
         var created = await SandboxesOver(address, certs, certs.Client).CreateSandboxAsync(Requests.Create("sb1"), cancellationToken: host.Token);
-        Assert.Equal("Completed", created.Status);
+        Assert.Equal(("Completed", "Ready"), (created.Status, Requests.SandboxState(created)));
     }
 
     [Fact]

@@ -37,10 +37,8 @@ internal sealed class UnixSocketListener
         var directory = System.IO.Path.GetDirectoryName(path)!;
         try
         {
-            if (!Directory.Exists(directory))
-            {
-                Directory.CreateDirectory(directory, DirectoryMode);
-            }
+            // The mode applies only to directories it creates: an existing one (systemd's RuntimeDirectory) keeps its own.
+            Directory.CreateDirectory(directory, DirectoryMode);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -107,18 +107,10 @@ internal sealed partial class CallInterceptor : Interceptor
         {
             case SandboxCallException call:
                 var trailers = new Metadata { { FailureTrailer, ToProto(call).ToByteArray() } };
-                if (call.InstanceId is not null)
-                {
-                    trailers.Add("kwf-instance-id", call.InstanceId);
-                }
-
-                trailers.Add("kwf-error-kind", call.Kind.ToString());
-                var message = call.InnerException is InvalidSandboxArgumentException { Field: var field } && !call.Message.StartsWith(field, StringComparison.Ordinal)
-                    ? $"{field}: {call.Message}"
-                    : call.Message;
+                var message = WithField(call.Message, call.InnerException);
                 return new RpcException(new Status(CodeOf(call.Kind), message), trailers, message);
             case InvalidSandboxArgumentException invalid:
-                return Status(StatusCode.InvalidArgument, invalid.Message.StartsWith(invalid.Field, StringComparison.Ordinal) ? invalid.Message : $"{invalid.Field}: {invalid.Message}");
+                return Status(StatusCode.InvalidArgument, WithField(invalid.Message, invalid));
             case InstanceNotFoundException:
                 return Status(StatusCode.NotFound, exception.Message);
             case InstanceAlreadyExistsException:
@@ -138,6 +130,13 @@ internal sealed partial class CallInterceptor : Interceptor
         }
     }
 
+    /// <summary>An invalid argument as a sandbox call's InvalidArgument failure, so it carries the failure trailer.</summary>
+    public static SandboxCallException InvalidArgument(InvalidSandboxArgumentException invalid)
+    {
+        ArgumentNullException.ThrowIfNull(invalid);
+        return new SandboxCallException(SandboxErrorKind.InvalidArgument, invalid.Message, inner: invalid);
+    }
+
     /// <summary>The status code of a sandbox call failure.</summary>
     public static StatusCode CodeOf(SandboxErrorKind kind) => kind switch
     {
@@ -152,6 +151,12 @@ internal sealed partial class CallInterceptor : Interceptor
     };
 
     private static RpcException Status(StatusCode code, string message) => new(new Status(code, message), message);
+
+    // Status messages start with the field they are about (docs/operations.md); most messages already name it.
+    private static string WithField(string message, Exception? cause) =>
+        cause is InvalidSandboxArgumentException { Field: var field } && !message.StartsWith(field, StringComparison.Ordinal)
+            ? $"{field}: {message}"
+            : message;
 
     private static CallFailure ToProto(SandboxCallException call)
     {

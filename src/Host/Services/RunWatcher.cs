@@ -31,7 +31,7 @@ internal sealed class RunWatcher
         {
             // Asked for before reading, so a commit between the read and the wait still wakes us.
             var changed = _store.WaitForInstanceChangeAsync(instanceId, cancellationToken);
-            var instance = await _store.GetInstanceAsync(instanceId, includePayloads: true, cancellationToken)
+            var instance = await _store.GetInstanceAsync(instanceId, includePayloads: false, cancellationToken)
                 ?? throw new InstanceNotFoundException(instanceId);
             if (instance.ExecutionId != executionId)
             {
@@ -49,8 +49,17 @@ internal sealed class RunWatcher
 
             if (instance.IsTerminal)
             {
-                await write(Outcome(instance));
-                return;
+                // Only the outcome needs the output and failure, so they are read once, at the end.
+                var run = await _store.GetInstanceAsync(instanceId, includePayloads: true, cancellationToken)
+                    ?? throw new InstanceNotFoundException(instanceId);
+                if (run.ExecutionId == executionId && run.IsTerminal)
+                {
+                    await write(Outcome(run));
+                    return;
+                }
+
+                // Restarted between the two reads: follow the new execution.
+                continue;
             }
 
             await changed;

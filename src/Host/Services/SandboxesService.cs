@@ -194,9 +194,10 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
             return result;
         }
 
-        var outcome = await _sandboxes.WaitAsync(instanceId, context.CancellationToken);
-        result.Status = nameof(Engine.OrchestrationRuntimeStatus.Completed);
-        result.ResultJson = Json(outcome);
+        // The run's output is already SandboxOperationResult JSON written with this converter: passed on as stored.
+        var run = await _sandboxes.WaitCompletedAsync(instanceId, context.CancellationToken);
+        result.Status = run.Status.ToString();
+        result.ResultJson = run.SerializedOutput ?? Json(new SandboxOperationResult());
         return result;
     }
 
@@ -250,7 +251,7 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
         }
         catch (InvalidSandboxArgumentException ex)
         {
-            throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
+            throw CallInterceptor.InvalidArgument(ex);
         }
 
         return record.FindContainer(containerId)

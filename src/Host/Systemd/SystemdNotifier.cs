@@ -29,9 +29,6 @@ internal sealed partial class SystemdNotifier
         _logger = logger;
     }
 
-    /// <summary>True when there is a socket to notify.</summary>
-    public bool IsEnabled => _path is not null;
-
     /// <summary>Sends one state line; a failure is logged, never thrown (systemd is not worth failing the host for).</summary>
     public void Notify(string state)
     {

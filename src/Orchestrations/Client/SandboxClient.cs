@@ -93,22 +93,24 @@ public sealed partial class SandboxClient
         return Outcome(done);
     }
 
+    /// <summary>
+    /// Waits for a run and returns it as stored, output included, when it completed; throws what it failed with
+    /// otherwise (the same exceptions as <see cref="WaitAsync"/>).
+    /// </summary>
+    /// <exception cref="SandboxCallException">The run failed or was terminated.</exception>
+    public async Task<OrchestrationMetadata> WaitCompletedAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var done = await _client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, cancellationToken).ConfigureAwait(false);
+        ThrowIfNotCompleted(done);
+        return done;
+    }
+
     /// <summary>The result of a finished run, or the exception it failed with.</summary>
     /// <exception cref="SandboxCallException">The run failed or was terminated.</exception>
     public SandboxOperationResult Outcome(OrchestrationMetadata run)
     {
-        ArgumentNullException.ThrowIfNull(run);
-        return run.Status switch
-        {
-            OrchestrationRuntimeStatus.Completed => _converter.Deserialize<SandboxOperationResult>(run.SerializedOutput) ?? new SandboxOperationResult(),
-            OrchestrationRuntimeStatus.Terminated => throw new SandboxCallException(
-                SandboxErrorKind.Terminated, $"{run.Name} run {run.InstanceId} was terminated: {run.SerializedOutput}", run.InstanceId),
-            _ => throw new SandboxCallException(
-                SandboxCallException.KindOf(run.FailureDetails),
-                run.FailureDetails?.ErrorMessage ?? $"{run.Name} run {run.InstanceId} ended {run.Status}",
-                run.InstanceId,
-                run.FailureDetails),
-        };
+        ThrowIfNotCompleted(run);
+        return _converter.Deserialize<SandboxOperationResult>(run.SerializedOutput) ?? new SandboxOperationResult();
     }
 
     /// <summary>Starts a call and waits for its result.</summary>
@@ -174,6 +176,25 @@ public sealed partial class SandboxClient
         }
         while (token is not null);
         return list;
+    }
+
+    private static void ThrowIfNotCompleted(OrchestrationMetadata run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        switch (run.Status)
+        {
+            case OrchestrationRuntimeStatus.Completed:
+                return;
+            case OrchestrationRuntimeStatus.Terminated:
+                throw new SandboxCallException(
+                    SandboxErrorKind.Terminated, $"{run.Name} run {run.InstanceId} was terminated: {run.SerializedOutput}", run.InstanceId);
+            default:
+                throw new SandboxCallException(
+                    SandboxCallException.KindOf(run.FailureDetails),
+                    run.FailureDetails?.ErrorMessage ?? $"{run.Name} run {run.InstanceId} ended {run.Status}",
+                    run.InstanceId,
+                    run.FailureDetails);
+        }
     }
 
     private static void Validate(string sandboxId)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grpc.Core;
 using KataWorkflows.Protocol.V1;
 
 namespace KataWorkflows.Host.Tests.Harness;
@@ -35,6 +36,18 @@ public static class Requests
     /// <summary>A call naming a container.</summary>
     public static SandboxCall OnContainer(string sandboxId, string containerId, object? extra = null) =>
         Call(sandboxId, extra is null ? new { containerId } : Merge(new { containerId }, extra));
+
+    /// <summary>The sandbox state in a waited call's result, as the run produced it.</summary>
+    public static string SandboxState(CallResult result) =>
+        JsonDocument.Parse(result.ResultJson).RootElement.GetProperty("sandbox").GetProperty("state").GetString()!;
+
+    /// <summary>The <see cref="CallFailure"/> a failed sandbox call carries in its <c>kwf-failure-bin</c> trailer.</summary>
+    public static CallFailure Failure(RpcException ex)
+    {
+        var bytes = ex.Trailers.GetValueBytes("kwf-failure-bin");
+        Assert.NotNull(bytes);
+        return CallFailure.Parser.ParseFrom(bytes);
+    }
 
     private static Dictionary<string, object?> Merge(object a, object b)
     {

@@ -83,50 +83,42 @@ internal sealed class RunWatcher
         };
     }
 
-    /// <summary>Turns history events into step events, remembering which steps are compensations.</summary>
+    /// <summary>Turns history events into step events with their durations; <see cref="RunStepReader"/> tells which steps undo the call.</summary>
     private sealed class StepReader
     {
-        private readonly Dictionary<int, (string Name, DateTime Started, bool Compensation)> _scheduled = [];
-        private string? _failedStep;
-        private bool _compensating;
+        private readonly RunStepReader _steps = new();
+        private readonly Dictionary<int, DateTime> _startedAt = [];
 
         public RunEvent? Read(HistoryEvent e)
         {
-            var at = e.Timestamp?.ToDateTime() ?? DateTime.UtcNow;
-            switch (e.EventTypeCase)
+            if (_steps.Read(e) is not { } step)
             {
-                case HistoryEvent.EventTypeOneofCase.TaskScheduled:
-                    var name = e.TaskScheduled.Name;
+                return null;
+            }
 
-                    // A step scheduled again after its failure is a retry; any other step after a failure is an undo.
-                    _compensating |= _failedStep is not null && name != _failedStep;
-                    _scheduled[e.EventId] = (name, at, _compensating);
-                    return Step(_compensating ? "compensation_started" : "step_started", name, e.EventId, at, string.Empty, null);
-                case HistoryEvent.EventTypeOneofCase.TaskCompleted when _scheduled.TryGetValue(e.TaskCompleted.TaskScheduledId, out var done):
-                    return Step(done.Compensation ? "compensation_completed" : "step_completed", done.Name, e.TaskCompleted.TaskScheduledId, at, string.Empty, at - done.Started);
-                case HistoryEvent.EventTypeOneofCase.TaskFailed when _scheduled.TryGetValue(e.TaskFailed.TaskScheduledId, out var failed):
-                    if (!failed.Compensation)
-                    {
-                        _failedStep ??= failed.Name;
-                    }
-
-                    var reason = FailureDetails.FromProto(e.TaskFailed.FailureDetails)?.ToString() ?? string.Empty;
-                    return Step(failed.Compensation ? "compensation_failed" : "step_failed", failed.Name, e.TaskFailed.TaskScheduledId, at, reason, at - failed.Started);
-                case HistoryEvent.EventTypeOneofCase.TimerFired when !_compensating && _failedStep is null && _scheduled.Count > 0:
-                    // A step timeout: the timer raced the step and won, so what follows undoes the call.
-                    _failedStep = "(timeout)";
-                    return null;
+            var at = e.Timestamp?.ToDateTime() ?? DateTime.UtcNow;
+            var (started, completed, failed) = step.Compensation
+                ? ("compensation_started", "compensation_completed", "compensation_failed")
+                : ("step_started", "step_completed", "step_failed");
+            switch (step.Kind)
+            {
+                case RunStepKind.Started:
+                    _startedAt[step.TaskId] = at;
+                    return Step(started, step, at, string.Empty, null);
+                case RunStepKind.Completed:
+                    return Step(completed, step, at, string.Empty, at - _startedAt[step.TaskId]);
                 default:
-                    return null;
+                    var reason = FailureDetails.FromProto(e.TaskFailed.FailureDetails)?.ToString() ?? string.Empty;
+                    return Step(failed, step, at, reason, at - _startedAt[step.TaskId]);
             }
         }
 
-        private static RunEvent Step(string kind, string name, int taskId, DateTime at, string detail, TimeSpan? duration) => new()
+        private static RunEvent Step(string kind, RunStep step, DateTime at, string detail, TimeSpan? duration) => new()
         {
             Time = Timestamp.FromDateTime(DateTime.SpecifyKind(at, DateTimeKind.Utc)),
             Kind = kind,
-            Name = name,
-            TaskId = taskId,
+            Name = step.Name,
+            TaskId = step.TaskId,
             Detail = detail,
             DurationMs = duration?.TotalMilliseconds ?? 0,
         };

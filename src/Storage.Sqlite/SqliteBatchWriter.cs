@@ -7,9 +7,10 @@ namespace KataWorkflows.Storage.Sqlite;
 
 /// <summary>
 /// The single writer of a database, doing group commit: it takes every batch waiting (up to the configured
-/// maximum), applies each inside its own savepoint of one <c>BEGIN IMMEDIATE</c> transaction and commits them
-/// together, so one disk flush serves many callers. A batch that fails is rolled back to its savepoint alone and
-/// only its caller sees the error; when the commit itself fails, every batch of the transaction fails.
+/// maximum), applies them one after another in one <c>BEGIN IMMEDIATE</c> transaction and commits them together, so
+/// one disk flush serves many callers. A batch that fails is left out: the transaction is rolled back and the
+/// others are applied again without it, so only its caller sees the error. When the database itself fails (the
+/// commit, a full disk, an I/O error), every batch of the transaction fails.
 /// </summary>
 /// <remarks>
 /// It runs on a dedicated thread because SQLite calls block (a commit waits for fsync) and the thread pool
@@ -39,9 +40,6 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly Statement _begin;
     private readonly Statement _commit;
     private readonly Statement _rollback;
-    private readonly Statement _savepoint;
-    private readonly Statement _release;
-    private readonly Statement _rollbackToSavepoint;
     private readonly Statement _checkpointRemainder;
     private readonly Statement _deleteInstance;
     private readonly Statement _upsertInstance;
@@ -66,9 +64,6 @@ internal sealed class SqliteBatchWriter : IDisposable
             _begin = Prepare("BEGIN IMMEDIATE");
             _commit = Prepare("COMMIT");
             _rollback = Prepare("ROLLBACK");
-            _savepoint = Prepare("SAVEPOINT batch");
-            _release = Prepare("RELEASE batch");
-            _rollbackToSavepoint = Prepare("ROLLBACK TO batch");
             _checkpointRemainder = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
             _deleteInstance = Prepare(
                 """
@@ -252,41 +247,57 @@ internal sealed class SqliteBatchWriter : IDisposable
     private void CommitGroup(List<SqliteEncodedBatch> group)
     {
         var started = Stopwatch.GetTimestamp();
-        try
+        while (true)
         {
-            _begin.Execute();
-            foreach (var batch in group)
+            SqliteEncodedBatch? failed = null;
+            try
             {
-                _savepoint.Execute();
-                try
+                _begin.Execute();
+                foreach (var batch in group)
                 {
-                    Apply(batch);
-                    _release.Execute();
-                }
-                catch (Exception ex)
-                {
-                    // Whatever went wrong belongs to this batch alone: its caller gets the error, the others commit.
-                    batch.Error = ex;
-                    Log.BatchRejected(_logger, _path, ex.Message);
+                    if (batch.Error is not null)
+                    {
+                        continue;
+                    }
 
-                    // Throws when SQLite already rolled the whole transaction back (disk full, I/O error): then every batch fails below.
-                    _rollbackToSavepoint.Execute();
-                    _release.Execute();
+                    try
+                    {
+                        Apply(batch);
+                    }
+                    catch (Exception ex) when (BelongsToBatch(ex))
+                    {
+                        batch.Error = ex;
+                        failed = batch;
+                        break;
+                    }
                 }
+
+                if (failed is null)
+                {
+                    _commit.Execute();
+                    _checkpointer.Committed();
+                    Interlocked.Increment(ref _transactions);
+                    Interlocked.Add(ref _batches, group.Count(b => b.Error is null));
+                    break;
+                }
+
+                // Whatever went wrong belongs to that batch alone: its caller gets the error and the others are
+                // applied again without it. Batches carry no savepoints of their own (two statements each), as a
+                // failing batch is rare: it means two workers ran the same episode.
+                Log.BatchRejected(_logger, _path, failed.Error!.Message);
+                TryRollback();
             }
-
-            _commit.Execute();
-            _checkpointer.Committed();
-            Interlocked.Increment(ref _transactions);
-            Interlocked.Add(ref _batches, group.Count(b => b.Error is null));
-        }
-        catch (Exception ex)
-        {
-            TryRollback();
-            Log.CommitFailed(_logger, _path, group.Count, ex);
-            foreach (var batch in group)
+            catch (Exception ex)
             {
-                batch.Error ??= ex;
+                // BEGIN or COMMIT failed, or SQLite itself gave up (disk full, I/O error): every batch fails.
+                TryRollback();
+                Log.CommitFailed(_logger, _path, group.Count, ex);
+                foreach (var batch in group)
+                {
+                    batch.Error ??= ex;
+                }
+
+                break;
             }
         }
 
@@ -312,6 +323,12 @@ internal sealed class SqliteBatchWriter : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// True for an error that one batch's content caused (a constraint it violates, a value it cannot bind): the
+    /// others may commit without it. Any other SQLite error says the database itself failed, and fails them all.
+    /// </summary>
+    private static bool BelongsToBatch(Exception ex) => ex is not SqliteException sqlite || sqlite.SqliteErrorCode == SqliteConstraintError;
 
     /// <summary>
     /// Copies what the checkpointer's last round left in the WAL (the frames committed while it ran), so the next

@@ -59,6 +59,43 @@ public sealed class SqliteGroupCommitTests
     }
 
     [Fact]
+    public async Task Two_conflicting_batches_of_one_group_each_fail_and_the_rest_commit_in_one_transaction()
+    {
+        using var db = new TempDatabase();
+        await using var backend = db.NewBackend();
+        await backend.OpenAsync(Ct);
+        var existing = new StoreBatch();
+        existing.AppendHistory.Add(new HistoryAppend("dup", "e1", 0, [TempDatabase.Event(0), TempDatabase.Event(1)]));
+        await backend.CommitAsync(existing, Ct);
+        var transactionsBefore = backend.Writer!.Transactions;
+
+        StoreBatch Conflicting(int i, int sequence)
+        {
+            var batch = NewInstanceBatch(i);
+            batch.AppendHistory.Add(new HistoryAppend("dup", "e1", sequence, [TempDatabase.Event(sequence)]));
+            return batch;
+        }
+
+        backend.Writer.Hold();
+        var first = backend.CommitAsync(NewInstanceBatch(1), Ct);
+        var badEarly = backend.CommitAsync(Conflicting(100, 0), Ct);
+        var middle = backend.CommitAsync(NewInstanceBatch(2), Ct);
+        var badLate = backend.CommitAsync(Conflicting(101, 1), Ct);
+        var last = backend.CommitAsync(NewInstanceBatch(3), Ct);
+        backend.Writer.Resume();
+
+        Assert.Contains("already has event #0", (await Assert.ThrowsAsync<InvalidOperationException>(() => badEarly)).Message, StringComparison.Ordinal);
+        Assert.Contains("already has event #1", (await Assert.ThrowsAsync<InvalidOperationException>(() => badLate)).Message, StringComparison.Ordinal);
+        await Task.WhenAll(first, middle, last);
+        Assert.Equal(transactionsBefore + 1, backend.Writer.Transactions);
+
+        var state = await backend.OpenAsync(Ct);
+        Assert.Equal(["i-1", "i-2", "i-3"], state.ActiveInstances.Select(i => i.InstanceId).Order(StringComparer.Ordinal));
+        Assert.Equal([1L, 2L, 3L], state.Messages.Select(m => m.Sequence));
+        Assert.Equal(2, (await backend.ReadHistoryAsync("dup", "e1", Ct)).Count);
+    }
+
+    [Fact]
     public async Task A_group_carries_at_most_MaxBatchSize_batches()
     {
         using var db = new TempDatabase();

@@ -19,7 +19,7 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
     private const string OrchestrationName = "bench-four-steps";
     private const string ActivityName = "bench-noop";
 
-    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", .. BenchStoreOptions.OptionNames];
+    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", "--ids", .. BenchStoreOptions.OptionNames];
 
     public string Name => CommandName;
 
@@ -30,6 +30,8 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
           --count N                  workflows measured (default 1000)
           --concurrency C            client loops, each scheduling a workflow and waiting for it (default 8)
           --warmup W                 workflows run first and not measured (default min(200, N))
+          --ids ordered|random       instance ids: the engine's own, time-ordered (default), or random UUIDv4
+                                     ids given by the client, which scatter each workflow's rows over the indexes
         {BenchStoreOptions.Usage}
         """;
 
@@ -39,6 +41,7 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
         var count = options.PositiveInt("--count", 1000);
         var concurrency = options.PositiveInt("--concurrency", 8);
         var warmup = options.NonNegativeInt("--warmup", Math.Min(200, count));
+        var ids = options.Choice("--ids", "ordered", "ordered", "random");
         var store = BenchStoreOptions.From(options);
 
         var registry = new DurableTaskRegistry();
@@ -57,7 +60,8 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
         await using var host = await EngineHost.StartAsync(store, registry, concurrency, cancellationToken);
         Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} workflows from {concurrency} clients after {warmup} warm-up");
 
-        Task RunWorkflowAsync(int index, CancellationToken token) => WorkflowRuns.RunAsync(host.Client, OrchestrationName, index, token);
+        Task RunWorkflowAsync(int index, CancellationToken token) =>
+            WorkflowRuns.RunAsync(host.Client, OrchestrationName, index, token, instanceId: ids == "random" ? Guid.NewGuid().ToString("N") : null);
 
         if (warmup > 0)
         {
@@ -71,6 +75,7 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
             Synchronous = store.SynchronousName,
             Count = count,
             Concurrency = concurrency,
+            Ids = ids,
             WorkflowsPerSec = Math.Round(result.PerSecond, 1),
             StepsPerSec = Math.Round(result.PerSecond * ActivitiesPerWorkflow, 1),
             P50Ms = Math.Round(result.Latency.P50, 2),

@@ -14,6 +14,9 @@ internal sealed record EngineResult
 
     public required int Concurrency { get; init; }
 
+    /// <summary>How instance ids were made: <c>ordered</c> (the engine's default) or <c>random</c>.</summary>
+    public required string Ids { get; init; }
+
     public required double WorkflowsPerSec { get; init; }
 
     /// <summary>Activities completed per second (<see cref="EngineBenchmark.ActivitiesPerWorkflow"/> per workflow).</summary>

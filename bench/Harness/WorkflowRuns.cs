@@ -9,12 +9,14 @@ internal static class WorkflowRuns
     /// <summary>
     /// Schedules <paramref name="orchestration"/> and waits for it to complete. When <paramref name="cancellationToken"/>
     /// fires (the operation timed out), the failure reports the instance's status and, when given, an entity's lock state.
+    /// Without <paramref name="instanceId"/> the engine makes the id.
     /// </summary>
     public static async Task RunAsync(
-        DurableTaskClient client, string orchestration, object? input, CancellationToken cancellationToken, EntityInstanceId? entity = null)
+        DurableTaskClient client, string orchestration, object? input, CancellationToken cancellationToken, EntityInstanceId? entity = null, string? instanceId = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var id = await client.ScheduleNewOrchestrationInstanceAsync(orchestration, input, cancellationToken: cancellationToken);
+        var options = instanceId is null ? null : new StartOrchestrationOptions { InstanceId = instanceId };
+        var id = await client.ScheduleNewOrchestrationInstanceAsync(orchestration, input, options, cancellationToken);
         OrchestrationMetadata done;
         try
         {

@@ -31,7 +31,7 @@ public sealed class StoreDurableTaskClient : DurableTaskClient
             throw new ArgumentException("The orchestrator name is empty.", nameof(orchestratorName));
         }
 
-        var instanceId = options?.InstanceId ?? Guid.NewGuid().ToString("N");
+        var instanceId = options?.InstanceId ?? InstanceIds.NewOrderedId();
         InstanceIds.Validate(instanceId, nameof(StartOrchestrationOptions.InstanceId));
         string? json;
         try

@@ -579,7 +579,7 @@ public sealed partial class OrchestrationStore
         }
         else if (action.StartNewOrchestration is { } start)
         {
-            var instanceId = string.IsNullOrEmpty(start.InstanceId) ? Guid.NewGuid().ToString("N") : start.InstanceId;
+            var instanceId = string.IsNullOrEmpty(start.InstanceId) ? InstanceIds.NewOrderedId() : start.InstanceId;
             if (_instances.ContainsKey(instanceId))
             {
                 Log.MessageDropped(_logger, instanceId, "StartNewOrchestration");

@@ -26,7 +26,11 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
     /// <summary>The command name.</summary>
     public const string CommandName = "lifecycle";
 
-    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", .. BenchStoreOptions.OptionNames];
+    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", "--run-root", .. BenchStoreOptions.OptionNames];
+
+    // Kata keeps its run root, /run/vc, on the tmpfs systemd mounts at /run: the run directories of VMs that a reboot
+    // ends would mean nothing after it. /dev/shm is the tmpfs a benchmark may use without root.
+    private const string TmpfsDirectory = "/dev/shm";
 
     public string Name => CommandName;
 
@@ -37,6 +41,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
           --count N                  lifecycles measured (default 500)
           --concurrency C            client loops, each running one sandbox's lifecycle at a time (default 8)
           --warmup W                 lifecycles run first and not measured (default min(50, N))
+          --run-root DIR             parent of the run root (persist.json files); default /dev/shm when it is a
+                                     tmpfs, as Kata's /run/vc is, else the temporary directory. The JSON line
+                                     names its file system (runRootFs): on a disk every persist.json is fsynced.
         {BenchStoreOptions.Usage}
         """;
 
@@ -47,8 +54,13 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         var concurrency = options.PositiveInt("--concurrency", 8);
         var warmup = options.NonNegativeInt("--warmup", Math.Min(50, count));
         var store = BenchStoreOptions.From(options);
+        var runRootParent = options.Text("--run-root") ?? DefaultRunRootParent();
+        if (!Directory.Exists(runRootParent))
+        {
+            throw new UsageException($"--run-root: the directory '{runRootParent}' does not exist");
+        }
 
-        await using var host = await LifecycleHost.StartAsync(store, concurrency, cancellationToken);
+        await using var host = await LifecycleHost.StartAsync(store, concurrency, Path.GetFullPath(runRootParent), cancellationToken);
         Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} lifecycles from {concurrency} clients after {warmup} warm-up; run root {host.RunRoot}");
 
         if (warmup > 0)
@@ -72,6 +84,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             Synchronous = store.SynchronousName,
             Count = count,
             Concurrency = concurrency,
+            RunRootFs = FileSystemType(host.RunRoot),
             LifecyclesPerSec = Math.Round(engine.PerSecond, 1),
             P50Ms = Math.Round(engine.Latency.P50, 2),
             P99Ms = Math.Round(engine.Latency.P99, 2),
@@ -85,6 +98,38 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             HistoryEventsPerLifecycle = shape.HistoryEvents,
             ElapsedSec = Math.Round(engine.Elapsed.TotalSeconds, 3),
         };
+    }
+
+    private static string DefaultRunRootParent() => FileSystemType(TmpfsDirectory) == "tmpfs" ? TmpfsDirectory : Path.GetTempPath();
+
+    /// <summary>The type of the file system holding <paramref name="path"/>, from the longest mount point of /proc/mounts above it.</summary>
+    private static string FileSystemType(string path)
+    {
+        const string Mounts = "/proc/mounts";
+        if (!File.Exists(Mounts))
+        {
+            return "unknown";
+        }
+
+        var full = Path.GetFullPath(path);
+        var best = (Length: -1, Type: "unknown");
+        foreach (var line in File.ReadLines(Mounts))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length < 3)
+            {
+                continue;
+            }
+
+            var mountPoint = fields[1].Replace("\\040", " ", StringComparison.Ordinal);
+            var under = mountPoint == "/" || full == mountPoint || full.StartsWith(mountPoint + "/", StringComparison.Ordinal);
+            if (under && mountPoint.Length > best.Length)
+            {
+                best = (mountPoint.Length, fields[2]);
+            }
+        }
+
+        return best.Type;
     }
 
     /// <summary>The drivers, a store, a worker running the sandbox orchestrations and activities, and the sandbox client.</summary>
@@ -108,9 +153,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 
         public string RunRoot { get; }
 
-        public static async Task<LifecycleHost> StartAsync(BenchStoreOptions options, int concurrency, CancellationToken cancellationToken)
+        public static async Task<LifecycleHost> StartAsync(BenchStoreOptions options, int concurrency, string runRootParent, CancellationToken cancellationToken)
         {
-            var runRoot = Path.Combine(Path.GetTempPath(), $"kata-bench-run-{Guid.NewGuid():N}");
+            var runRoot = Path.Combine(runRootParent, $"kata-bench-run-{Guid.NewGuid():N}");
             var services = new ServiceCollection()
                 .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
                 .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
@@ -266,6 +311,9 @@ internal sealed record LifecycleResult
     public required int Count { get; init; }
 
     public required int Concurrency { get; init; }
+
+    /// <summary>The file system of the run root (tmpfs, ext4, ...): it decides what writing persist.json costs.</summary>
+    public required string RunRootFs { get; init; }
 
     /// <summary>Lifecycles (create, start, stop, delete) completed per second through the engine.</summary>
     public required double LifecyclesPerSec { get; init; }

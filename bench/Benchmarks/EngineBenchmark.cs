@@ -19,7 +19,7 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
     private const string OrchestrationName = "bench-four-steps";
     private const string ActivityName = "bench-noop";
 
-    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", "--ids", .. BenchStoreOptions.OptionNames];
+    private static readonly string[] Options = ["--count", "--concurrency", "--ids", .. BenchWarmup.OptionNames, .. BenchStoreOptions.OptionNames];
 
     public string Name => CommandName;
 
@@ -29,7 +29,7 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
         $"""
           --count N                  workflows measured (default 1000)
           --concurrency C            client loops, each scheduling a workflow and waiting for it (default 8)
-          --warmup W                 workflows run first and not measured (default min(200, N))
+        {BenchWarmup.Usage("workflows", 200)}
           --ids ordered|random       instance ids: the engine's own, time-ordered (default), or random UUIDv4
                                      ids given by the client, which scatter each workflow's rows over the indexes
         {BenchStoreOptions.Usage}
@@ -40,7 +40,7 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
         var options = BenchArguments.Parse(CommandName, args, Options);
         var count = options.PositiveInt("--count", 1000);
         var concurrency = options.PositiveInt("--concurrency", 8);
-        var warmup = options.NonNegativeInt("--warmup", Math.Min(200, count));
+        var warmup = BenchWarmup.From(options, Math.Min(200, count));
         var ids = options.Choice("--ids", "ordered", "ordered", "random");
         var store = BenchStoreOptions.From(options);
 
@@ -58,15 +58,12 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
         });
 
         await using var host = await EngineHost.StartAsync(store, registry, concurrency, cancellationToken);
-        Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} workflows from {concurrency} clients after {warmup} warm-up");
+        Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} workflows from {concurrency} clients after {warmup}");
 
         Task RunWorkflowAsync(int index, CancellationToken token) =>
             WorkflowRuns.RunAsync(host.Client, OrchestrationName, index, token, instanceId: ids == "random" ? Guid.NewGuid().ToString("N") : null);
 
-        if (warmup > 0)
-        {
-            await ClosedLoop.RunAsync("warm-up", warmup, concurrency, RunWorkflowAsync, cancellationToken);
-        }
+        var warmedUp = await warmup.RunAsync("warm-up", concurrency, RunWorkflowAsync, cancellationToken);
 
         var result = await ClosedLoop.RunAsync(CommandName, count, concurrency, RunWorkflowAsync, cancellationToken);
         return new EngineResult
@@ -76,6 +73,8 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
             Count = count,
             Concurrency = concurrency,
             Ids = ids,
+            WarmupOps = warmedUp.Completed,
+            WarmupSec = Math.Round(warmedUp.Elapsed.TotalSeconds, 1),
             WorkflowsPerSec = Math.Round(result.PerSecond, 1),
             StepsPerSec = Math.Round(result.PerSecond * ActivitiesPerWorkflow, 1),
             P50Ms = Math.Round(result.Latency.P50, 2),

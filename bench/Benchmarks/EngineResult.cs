@@ -14,6 +14,11 @@ internal sealed record EngineResult
 
     public required int Concurrency { get; init; }
 
+    /// <summary>Operations run in the warm-up (not measured), and its duration.</summary>
+    public required int WarmupOps { get; init; }
+
+    public required double WarmupSec { get; init; }
+
     /// <summary>How instance ids were made: <c>ordered</c> (the engine's default) or <c>random</c>.</summary>
     public required string Ids { get; init; }
 

@@ -18,7 +18,7 @@ internal sealed class EntityLockBenchmark : IBenchmarkCommand
     private const string LockOnlyName = "bench-lock-release";
     private const string CriticalSectionName = "bench-critical-section";
 
-    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", .. BenchStoreOptions.OptionNames];
+    private static readonly string[] Options = ["--count", "--concurrency", .. BenchWarmup.OptionNames, .. BenchStoreOptions.OptionNames];
 
     public string Name => CommandName;
 
@@ -28,7 +28,7 @@ internal sealed class EntityLockBenchmark : IBenchmarkCommand
         $"""
           --count N                  orchestrations per phase (default 1000)
           --concurrency C            client loops contending for one entity in the critical-section phase (default 8)
-          --warmup W                 orchestrations per phase run first and not measured (default min(200, N))
+        {BenchWarmup.Usage("orchestrations per phase", 200)}
         {BenchStoreOptions.Usage}
         """;
 
@@ -37,7 +37,7 @@ internal sealed class EntityLockBenchmark : IBenchmarkCommand
         var options = BenchArguments.Parse(CommandName, args, Options);
         var count = options.PositiveInt("--count", 1000);
         var concurrency = options.PositiveInt("--concurrency", 8);
-        var warmup = options.NonNegativeInt("--warmup", Math.Min(200, count));
+        var warmup = BenchWarmup.From(options, Math.Min(200, count));
         var store = BenchStoreOptions.From(options);
 
         var registry = new DurableTaskRegistry();
@@ -59,22 +59,16 @@ internal sealed class EntityLockBenchmark : IBenchmarkCommand
 
         await using var host = await EngineHost.StartAsync(store, registry, concurrency, cancellationToken);
         Console.Error.WriteLine(
-            $"{CommandName}: store {host.Description}, {count} lock+release (1 client) then {count} critical sections from {concurrency} clients, {warmup} warm-up each");
+            $"{CommandName}: store {host.Description}, {count} lock+release (1 client) then {count} critical sections from {concurrency} clients, after {warmup} each");
 
         Func<int, CancellationToken, Task> Run(string orchestration, string key) => (_, token) =>
             WorkflowRuns.RunAsync(host.Client, orchestration, key, token, new EntityInstanceId(CounterEntity.EntityName, key));
 
-        if (warmup > 0)
-        {
-            await ClosedLoop.RunAsync("warm-up lock", warmup, 1, Run(LockOnlyName, "warmup"), cancellationToken);
-        }
+        var warmedUpLock = await warmup.RunAsync("warm-up lock", 1, Run(LockOnlyName, "warmup"), cancellationToken);
 
         var lockOnly = await ClosedLoop.RunAsync("lock+release", count, 1, Run(LockOnlyName, "latency"), cancellationToken);
 
-        if (warmup > 0)
-        {
-            await ClosedLoop.RunAsync("warm-up critical sections", warmup, concurrency, Run(CriticalSectionName, "warmup"), cancellationToken);
-        }
+        var warmedUpSections = await warmup.RunAsync("warm-up critical sections", concurrency, Run(CriticalSectionName, "warmup"), cancellationToken);
 
         var sections = await ClosedLoop.RunAsync("critical sections", count, concurrency, Run(CriticalSectionName, "shared"), cancellationToken);
 
@@ -91,6 +85,8 @@ internal sealed class EntityLockBenchmark : IBenchmarkCommand
             Synchronous = store.SynchronousName,
             Count = count,
             Concurrency = concurrency,
+            WarmupOps = warmedUpLock.Completed + warmedUpSections.Completed,
+            WarmupSec = Math.Round((warmedUpLock.Elapsed + warmedUpSections.Elapsed).TotalSeconds, 1),
             LockP50Ms = Math.Round(lockOnly.Latency.P50, 2),
             P99Ms = Math.Round(lockOnly.Latency.P99, 2),
             CriticalSectionsPerSec = Math.Round(sections.PerSecond, 1),

@@ -14,6 +14,11 @@ internal sealed record EntityLockResult
 
     public required int Concurrency { get; init; }
 
+    /// <summary>Operations run in the warm-up (not measured), and its duration.</summary>
+    public required int WarmupOps { get; init; }
+
+    public required double WarmupSec { get; init; }
+
     /// <summary>Median schedule → completion of an orchestration that only locks one entity and releases it (one client, sequential).</summary>
     public required double LockP50Ms { get; init; }
 

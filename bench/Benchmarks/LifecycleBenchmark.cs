@@ -26,7 +26,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
     /// <summary>The command name.</summary>
     public const string CommandName = "lifecycle";
 
-    private static readonly string[] Options = ["--count", "--concurrency", "--warmup", "--run-root", .. BenchStoreOptions.OptionNames];
+    private static readonly string[] Options = ["--count", "--concurrency", "--run-root", .. BenchWarmup.OptionNames, .. BenchStoreOptions.OptionNames];
 
     // Kata keeps its run root, /run/vc, on the tmpfs systemd mounts at /run: the run directories of VMs that a reboot
     // ends would mean nothing after it. /dev/shm is the tmpfs a benchmark may use without root.
@@ -40,7 +40,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         $"""
           --count N                  lifecycles measured (default 500)
           --concurrency C            client loops, each running one sandbox's lifecycle at a time (default 8)
-          --warmup W                 lifecycles run first and not measured (default min(50, N))
+        {BenchWarmup.Usage("lifecycles (and as many direct ones)", 50)}
           --run-root DIR             parent of the run root (persist.json files); default /dev/shm when it is a
                                      tmpfs, as Kata's /run/vc is, else the temporary directory. The JSON line
                                      names its file system (runRootFs): on a disk every persist.json is fsynced.
@@ -52,7 +52,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         var options = BenchArguments.Parse(CommandName, args, Options);
         var count = options.PositiveInt("--count", 500);
         var concurrency = options.PositiveInt("--concurrency", 8);
-        var warmup = options.NonNegativeInt("--warmup", Math.Min(50, count));
+        var warmup = BenchWarmup.From(options, Math.Min(50, count));
         var store = BenchStoreOptions.From(options);
         var runRootParent = options.Text("--run-root") ?? DefaultRunRootParent();
         if (!Directory.Exists(runRootParent))
@@ -61,21 +61,16 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         }
 
         await using var host = await LifecycleHost.StartAsync(store, concurrency, Path.GetFullPath(runRootParent), cancellationToken);
-        Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} lifecycles from {concurrency} clients after {warmup} warm-up; run root {host.RunRoot}");
+        Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} lifecycles from {concurrency} clients after {warmup}; run root {host.RunRoot}");
 
-        if (warmup > 0)
-        {
-            await ClosedLoop.RunAsync("warm-up", warmup, concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
-        }
+        var warmedUp = await warmup.RunAsync("warm-up", concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
 
         var engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => host.LifecycleAsync($"sb-{i}", token), cancellationToken);
         var shape = await host.ShapeAsync("sb-0", cancellationToken);
         await host.AssertNothingLeftAsync(cancellationToken);
 
-        if (warmup > 0)
-        {
-            await ClosedLoop.RunAsync("direct warm-up", warmup, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
-        }
+        await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
+            "direct warm-up", concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
 
         var direct = await ClosedLoop.RunAsync("direct", count, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-{i}", token), cancellationToken);
         return new LifecycleResult
@@ -85,6 +80,8 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             Count = count,
             Concurrency = concurrency,
             RunRootFs = FileSystemType(host.RunRoot),
+            WarmupOps = warmedUp.Completed,
+            WarmupSec = Math.Round(warmedUp.Elapsed.TotalSeconds, 1),
             LifecyclesPerSec = Math.Round(engine.PerSecond, 1),
             P50Ms = Math.Round(engine.Latency.P50, 2),
             P99Ms = Math.Round(engine.Latency.P99, 2),
@@ -311,6 +308,11 @@ internal sealed record LifecycleResult
     public required int Count { get; init; }
 
     public required int Concurrency { get; init; }
+
+    /// <summary>Lifecycles run in the warm-up (not measured), and its duration.</summary>
+    public required int WarmupOps { get; init; }
+
+    public required double WarmupSec { get; init; }
 
     /// <summary>The file system of the run root (tmpfs, ext4, ...): it decides what writing persist.json costs.</summary>
     public required string RunRootFs { get; init; }

@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace KataWorkflows.Bench.Harness;
 
 /// <summary>
-/// Runs a number of operations from a fixed number of client loops, each starting its next operation as soon as its
-/// last one finished (a closed loop), and times every operation.
+/// Runs operations from a fixed number of client loops, each starting its next operation as soon as its last one
+/// finished (a closed loop), and times every operation.
 /// </summary>
 internal static class ClosedLoop
 {
@@ -26,6 +26,36 @@ internal static class ClosedLoop
         string label, int total, int concurrency, Func<int, CancellationToken, Task> operation, CancellationToken cancellationToken)
     {
         var latencies = new double[total];
+        var (completed, elapsed) = await RunLoopsAsync(
+            label, (index, _) => index < total, Math.Min(concurrency, total), operation, (index, ms) => latencies[index] = ms, $"/{total}", cancellationToken);
+        return new LoopResult(completed, elapsed, new LatencyStats(latencies));
+    }
+
+    /// <summary>
+    /// The warm-up: runs at least <paramref name="minimum"/> operations and goes on until <paramref name="duration"/>
+    /// has passed, so the JIT has compiled the hot paths with their final tier before anything is measured.
+    /// </summary>
+    /// <returns>The operations run and the time they took.</returns>
+    public static async Task<(int Completed, TimeSpan Elapsed)> WarmUpAsync(
+        string label, int minimum, TimeSpan duration, int concurrency, Func<int, CancellationToken, Task> operation, CancellationToken cancellationToken)
+    {
+        if (minimum == 0 && duration <= TimeSpan.Zero)
+        {
+            return (0, TimeSpan.Zero);
+        }
+
+        return await RunLoopsAsync(label, (index, elapsed) => index < minimum || elapsed < duration, concurrency, operation, null, string.Empty, cancellationToken);
+    }
+
+    private static async Task<(int Completed, TimeSpan Elapsed)> RunLoopsAsync(
+        string label,
+        Func<int, TimeSpan, bool> more,
+        int concurrency,
+        Func<int, CancellationToken, Task> operation,
+        Action<int, double>? record,
+        string ofTotal,
+        CancellationToken cancellationToken)
+    {
         var next = -1;
         var completed = 0;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -34,7 +64,7 @@ internal static class ClosedLoop
         async Task LoopAsync()
         {
             int index;
-            while ((index = Interlocked.Increment(ref next)) < total)
+            while (more(index = Interlocked.Increment(ref next), Stopwatch.GetElapsedTime(started)))
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
                 timeout.CancelAfter(OperationTimeout);
@@ -48,12 +78,12 @@ internal static class ClosedLoop
                     throw new BenchmarkFailedException($"{label}: operation {index} did not finish within {OperationTimeout.TotalSeconds:0} s: {ex.Message}");
                 }
 
-                latencies[index] = Stopwatch.GetElapsedTime(begin).TotalMilliseconds;
+                record?.Invoke(index, Stopwatch.GetElapsedTime(begin).TotalMilliseconds);
                 Interlocked.Increment(ref completed);
             }
         }
 
-        var loops = Enumerable.Range(0, Math.Min(concurrency, total)).Select(_ => Task.Run(async () =>
+        var loops = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
             try
             {
@@ -74,7 +104,7 @@ internal static class ClosedLoop
             {
                 var done = Volatile.Read(ref completed);
                 var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-                Console.Error.WriteLine($"{label}: {done}/{total} done, {done / seconds:0.0}/s");
+                Console.Error.WriteLine($"{label}: {done}{ofTotal} done, {done / seconds:0.0}/s");
                 tick = progress.WaitForNextTickAsync(CancellationToken.None).AsTask();
             }
         }
@@ -95,7 +125,6 @@ internal static class ClosedLoop
             throw new BenchmarkFailedException($"{label}: {cause.Message}", cause);
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        return new LoopResult(total, elapsed, new LatencyStats(latencies));
+        return (Volatile.Read(ref completed), Stopwatch.GetElapsedTime(started));
     }
 }

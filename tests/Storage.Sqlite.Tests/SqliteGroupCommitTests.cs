@@ -96,6 +96,54 @@ public sealed class SqliteGroupCommitTests
     }
 
     [Fact]
+    public async Task A_lone_batch_on_an_idle_writer_is_committed_before_CommitAsync_returns()
+    {
+        using var db = new TempDatabase();
+        await using var backend = db.NewBackend();
+        await backend.OpenAsync(Ct);
+        var writer = backend.Writer!;
+        for (var i = 1; i <= 5; i++)
+        {
+            WaitUntilIdle(writer);
+            var inlineBefore = writer.InlineGroups;
+
+            var commit = backend.CommitAsync(NewInstanceBatch(i), Ct);
+
+            Assert.True(commit.IsCompletedSuccessfully, $"commit {i} was still pending when CommitAsync returned");
+            Assert.Equal(inlineBefore + 1, writer.InlineGroups);
+            Assert.NotNull(await backend.ReadInstanceAsync($"i-{i}", false, Ct));
+        }
+    }
+
+    [Fact]
+    public async Task After_a_group_of_several_batches_the_next_batch_goes_to_the_writer_thread()
+    {
+        using var db = new TempDatabase();
+        await using var backend = db.NewBackend();
+        await backend.OpenAsync(Ct);
+        var writer = backend.Writer!;
+        writer.Hold();
+        var held = Enumerable.Range(1, 4).Select(i => backend.CommitAsync(NewInstanceBatch(i), Ct)).ToList();
+        writer.Resume();
+        await Task.WhenAll(held);
+        WaitUntilIdle(writer);
+        var inlineBefore = writer.InlineGroups;
+
+        // Callers came together last time: this one is handed to the writer thread rather than committed here.
+        await backend.CommitAsync(NewInstanceBatch(5), Ct);
+        Assert.Equal(inlineBefore, writer.InlineGroups);
+
+        // That group held one batch: callers come one at a time again, and the next one commits its own.
+        WaitUntilIdle(writer);
+        var commit = backend.CommitAsync(NewInstanceBatch(6), Ct);
+        Assert.True(commit.IsCompletedSuccessfully);
+        Assert.Equal(inlineBefore + 1, writer.InlineGroups);
+    }
+
+    private static void WaitUntilIdle(SqliteBatchWriter writer) =>
+        Assert.True(SpinWait.SpinUntil(() => writer.IsIdle, TimeSpan.FromSeconds(10)), "the writer thread did not go idle");
+
+    [Fact]
     public async Task A_group_carries_at_most_MaxBatchSize_batches()
     {
         using var db = new TempDatabase();

@@ -101,6 +101,10 @@ public abstract class DelegatingOrchestrationStore : IOrchestrationStore
         Inner.AbandonActivityAsync(workItem, delay, cancellationToken);
 
     /// <inheritdoc />
+    public virtual Task<EntityWorkItem?> TryLockEntityForCallAsync(string entityInstanceId, HistoryEvent call, TimeSpan lease, CancellationToken cancellationToken) =>
+        Inner.TryLockEntityForCallAsync(entityInstanceId, call, lease, cancellationToken);
+
+    /// <inheritdoc />
     public virtual Task<EntityWorkItem?> TryLockEntityAsync(TimeSpan lease, CancellationToken cancellationToken) =>
         Inner.TryLockEntityAsync(lease, cancellationToken);
 

@@ -86,6 +86,16 @@ public interface IOrchestrationStore : IAsyncDisposable
     /// <summary>Locks the next entity with operations to run; null when there is none.</summary>
     Task<EntityWorkItem?> TryLockEntityAsync(TimeSpan lease, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Locks an entity to run one operation that an episode calls inside its critical section, before the call is
+    /// sent: possible when the entity is locked by the calling orchestration, idle and has nothing to deliver first,
+    /// so the entity would run this call next anyway. The worker runs the operation, feeds the response to the next
+    /// episode right away, and the checkpoint carries the result (<see cref="OrchestrationCheckpoint.EntityCalls"/>);
+    /// if it does not get that far, it gives the entity back with <see cref="AbandonEntityAsync"/>. Null when the
+    /// call must go through the entity's inbox.
+    /// </summary>
+    Task<EntityWorkItem?> TryLockEntityForCallAsync(string entityInstanceId, HistoryEvent call, TimeSpan lease, CancellationToken cancellationToken);
+
     /// <summary>Commits an entity batch: the new state, responses to callers, and the signals and orchestrations it started.</summary>
     /// <exception cref="LeaseLostException">The lease expired and the batch went to another worker.</exception>
     Task CompleteEntityAsync(EntityWorkItem workItem, EntityBatchResult result, CancellationToken cancellationToken);

@@ -221,6 +221,74 @@ public sealed partial class OrchestrationStore
     }
 
     /// <inheritdoc />
+    public async Task<EntityWorkItem?> TryLockEntityForCallAsync(string entityInstanceId, HistoryEvent call, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        await EnsureStarted().ConfigureAwait(false);
+        if (call.EntityOperationCalled?.ParentInstanceId is not { } caller)
+        {
+            return null;
+        }
+
+        lock (_sync)
+        {
+            var now = Now;
+            if (!_instances.TryGetValue(entityInstanceId, out var entry) || !entry.IsEntity || entry.Removed || entry.LeaseToken != 0
+                || entry.Creating is not null || entry.Entity!.LockedBy != caller || FirstDeliverableEntityMessage(entry, now) is not null)
+            {
+                return null;
+            }
+
+            var token = TakeLease(entry, lease, now);
+            return new EntityWorkItem(entry.Entity, [call], token, []);
+        }
+    }
+
+    /// <summary>
+    /// Stages the entity operations an episode ran inline (<see cref="OrchestrationCheckpoint.EntityCalls"/>) in its
+    /// checkpoint's batch: each entity's new state, written under the lease it was run under.
+    /// </summary>
+    private void StageInlineEntityCalls(OrchestrationCheckpoint checkpoint, DateTime now, StoreBatch batch, List<InlineEntityStep> steps)
+    {
+        // Every lease is checked before anything is staged, so a lost one leaves nothing half done.
+        var entries = checkpoint.EntityCalls.ConvertAll(c => GetLeasedEntry(c.WorkItem.InstanceId, c.WorkItem.LeaseToken));
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var (workItem, result) = checkpoint.EntityCalls[i];
+            var entry = entries[i];
+            // The work item's record holds the state the earlier calls of this checkpoint left on the entity.
+            var record = result.FailureDetails is null
+                ? workItem.Entity with { SerializedState = result.EntityState, LastModifiedAt = now }
+                : workItem.Entity;
+            batch.UpsertEntities.Add(record);
+            entry.Committing = true;
+            steps.Add(new InlineEntityStep(entry, workItem.LeaseToken, record, [], RanCall: true));
+        }
+    }
+
+    /// <summary>The message that answers a call: the operation's output, or its failure (or the batch's).</summary>
+    internal static HistoryEvent ResponseTo(EntityOperationCalledEvent call, EntityBatchResult result, int index, DateTime now)
+    {
+        var response = new HistoryEvent { EventId = -1, Timestamp = Timestamp.FromDateTime(now) };
+        var outcome = result.FailureDetails is null && index < result.Results.Count ? result.Results[index] : null;
+        if (outcome?.Success is { } success)
+        {
+            response.EntityOperationCompleted = new EntityOperationCompletedEvent { RequestId = call.RequestId, Output = success.Result };
+        }
+        else
+        {
+            response.EntityOperationFailed = new EntityOperationFailedEvent
+            {
+                RequestId = call.RequestId,
+                FailureDetails = outcome?.Failure?.FailureDetails ?? result.FailureDetails
+                    ?? new FailureDetails("EntityBatchIncomplete", $"The entity batch returned no result for operation '{call.Operation}'.").ToProto(),
+            };
+        }
+
+        return response;
+    }
+
+    /// <inheritdoc />
     public async Task CompleteEntityAsync(EntityWorkItem workItem, EntityBatchResult result, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workItem);
@@ -254,23 +322,7 @@ public sealed partial class OrchestrationStore
                     continue;
                 }
 
-                var response = new HistoryEvent { EventId = -1, Timestamp = Timestamp.FromDateTime(now) };
-                var outcome = result.FailureDetails is null && i < result.Results.Count ? result.Results[i] : null;
-                if (outcome?.Success is { } success)
-                {
-                    response.EntityOperationCompleted = new EntityOperationCompletedEvent { RequestId = call.RequestId, Output = success.Result };
-                }
-                else
-                {
-                    response.EntityOperationFailed = new EntityOperationFailedEvent
-                    {
-                        RequestId = call.RequestId,
-                        FailureDetails = outcome?.Failure?.FailureDetails ?? result.FailureDetails
-                            ?? new FailureDetails("EntityBatchIncomplete", $"The entity batch returned no result for operation '{call.Operation}'.").ToProto(),
-                    };
-                }
-
-                QueueDelivery(call.ParentInstanceId, response, null, batch, deliveries);
+                QueueDelivery(call.ParentInstanceId, ResponseTo(call, result, i, now), null, batch, deliveries);
             }
 
             if (result.FailureDetails is null)
@@ -400,23 +452,39 @@ public sealed partial class OrchestrationStore
     {
         var message = outbound.Event;
         var isLock = message.EventTypeCase == HistoryEvent.EventTypeOneofCase.EntityLockRequested;
+
+        // An entity this checkpoint already ran a call on (inside the critical section this message may end) is
+        // held under that call's lease, and its record is the one staged for it.
+        var staged = steps.FindIndex(s => ReferenceEquals(s.Entry, target) && s.RanCall);
+        var current = staged >= 0 ? steps[staged].Record : target.Entity;
         if ((!isLock && message.EventTypeCase != HistoryEvent.EventTypeOneofCase.EntityUnlockSent)
             || outbound.VisibleAt is not null
-            || !target.IsEntity || target.Removed || target.LeaseToken != 0 || target.Creating is not null
+            || !target.IsEntity || target.Removed || (target.LeaseToken != 0 && staged < 0) || target.Creating is not null
 
             // A finishing orchestration's lock request is dropped by the entity; leave that to the entity's turn.
             || (isLock && sender.IsTerminal)
-            || (target.Entity!.LockedBy is { } holder && holder != ParentOf(message))
-            || FirstDeliverableEntityMessage(target, now) is not null
+            || (current!.LockedBy is { } holder && holder != ParentOf(message))
+            || FirstDeliverableEntityMessage(target, now, asIf: current) is not null
             || deliveries.Exists(d => ReferenceEquals(d.Target, target)))
         {
             return false;
         }
 
-        var token = TakeLease(target, TimeSpan.FromMinutes(1), now);
+        long token;
+        if (staged >= 0)
+        {
+            token = steps[staged].Token;
+            batch.UpsertEntities.Remove(steps[staged].Record);
+            steps.RemoveAt(staged);
+        }
+        else
+        {
+            token = TakeLease(target, TimeSpan.FromMinutes(1), now);
+        }
+
         target.Committing = true;
         var consumed = new List<PendingMessage>();
-        var record = ApplyLockMessage(target.Entity!, message, now, batch, deliveries);
+        var record = ApplyLockMessage(current, message, now, batch, deliveries);
         record = ApplyLockMessagesInRow(target, record, FirstDeliverableEntityMessage(target, now, consumed, record), now, consumed, batch, deliveries);
         steps.Add(new InlineEntityStep(target, token, record, consumed));
         return true;
@@ -458,7 +526,7 @@ public sealed partial class OrchestrationStore
     /// <summary>After the checkpoint committed: the entities take the records the inline lock steps made.</summary>
     private void FinishInlineEntitySteps(List<InlineEntityStep> steps, DateTime now)
     {
-        foreach (var (entry, token, record, consumed) in steps)
+        foreach (var (entry, token, record, consumed, _) in steps)
         {
             entry.Committing = false;
             if (entry.LeaseToken != token)
@@ -486,7 +554,7 @@ public sealed partial class OrchestrationStore
     private void AbandonInlineEntitySteps(List<InlineEntityStep> steps)
     {
         var now = Now;
-        foreach (var (entry, token, _, _) in steps)
+        foreach (var (entry, token, _, _, _) in steps)
         {
             entry.Committing = false;
             if (entry.LeaseToken != token)
@@ -508,8 +576,11 @@ public sealed partial class OrchestrationStore
         }
     }
 
-    /// <summary>A lock step applied to an entity inside an orchestration's checkpoint, held under the entity's lease until it commits.</summary>
-    private sealed record InlineEntityStep(InstanceEntry Entry, long Token, EntityRecord Record, List<PendingMessage> Consumed);
+    /// <summary>
+    /// A lock step applied to an entity inside an orchestration's checkpoint, or the state an entity call left that
+    /// the worker ran inside it (<paramref name="RanCall"/>), held under the entity's lease until it commits.
+    /// </summary>
+    private sealed record InlineEntityStep(InstanceEntry Entry, long Token, EntityRecord Record, List<PendingMessage> Consumed, bool RanCall = false);
 
     /// <summary>Applies a lock request or release to the entity's record and queues what it sends on.</summary>
     private EntityRecord ApplyLockMessage(EntityRecord record, HistoryEvent message, DateTime now, StoreBatch batch, List<(InstanceEntry, StoredMessage)> deliveries)

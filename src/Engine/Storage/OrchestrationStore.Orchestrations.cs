@@ -120,6 +120,7 @@ public sealed partial class OrchestrationStore
             }
 
             batch.UpsertInstances.Add(metadata);
+            StageInlineEntityCalls(checkpoint, now, batch, entitySteps);
             if (!metadata.IsTerminal)
             {
                 foreach (var m in checkpoint.SelfMessages)

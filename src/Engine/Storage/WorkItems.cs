@@ -125,7 +125,19 @@ public sealed class OrchestrationCheckpoint
 
     /// <summary>Sub-orchestrations to create.</summary>
     public List<ChildInstance> NewChildren { get; } = [];
+
+    /// <summary>
+    /// Entity operations the worker ran inside the episode, each under a lease from
+    /// <see cref="IOrchestrationStore.TryLockEntityForCallAsync"/>; their responses are already in
+    /// <see cref="NewHistory"/>, and the entities' new states are committed with this checkpoint.
+    /// </summary>
+    public List<InlineEntityCall> EntityCalls { get; } = [];
 }
+
+/// <summary>An entity operation run inside an episode's checkpoint: the leased entity and what the operation left.</summary>
+/// <param name="WorkItem">The entity, leased for the one call.</param>
+/// <param name="Result">The operation's result: the entity's state after it.</param>
+public sealed record InlineEntityCall(EntityWorkItem WorkItem, EntityBatchResult Result);
 
 /// <summary>A request to create an instance.</summary>
 public sealed record NewInstance

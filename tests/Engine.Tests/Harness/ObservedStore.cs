@@ -13,6 +13,8 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
     private readonly List<(string InstanceId, string Name, HistoryEvent Result)> _activityResults = [];
     private readonly Dictionary<OrchestrationWorkItem, long> _lockNumbers = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<string, int> _entityBatches = [];
+    private readonly Dictionary<string, int> _inlineCalls = [];
     private long _orchestrationLocks;
     private long _sleptAfterLock;
 
@@ -69,6 +71,54 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
 
             await changed.WaitAsync(cancellationToken);
         }
+    }
+
+    /// <summary>Entity operations handed to the entity dispatcher (through the entity's inbox), by entity id.</summary>
+    public int InboxOperationsOf(string entityId)
+    {
+        lock (_sync)
+        {
+            return _entityBatches.GetValueOrDefault(entityId);
+        }
+    }
+
+    /// <summary>Leases the worker got to run entity calls inside the calling episodes, by entity id.</summary>
+    public int InlineLeasesOf(string entityId)
+    {
+        lock (_sync)
+        {
+            return _inlineCalls.GetValueOrDefault(entityId);
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task<EntityWorkItem?> TryLockEntityAsync(TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var item = await Inner.TryLockEntityAsync(lease, cancellationToken);
+        if (item is not null)
+        {
+            lock (_sync)
+            {
+                _entityBatches[item.InstanceId] = _entityBatches.GetValueOrDefault(item.InstanceId) + item.Operations.Count;
+            }
+        }
+
+        return item;
+    }
+
+    /// <inheritdoc />
+    public override async Task<EntityWorkItem?> TryLockEntityForCallAsync(string entityInstanceId, HistoryEvent call, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var item = await Inner.TryLockEntityForCallAsync(entityInstanceId, call, lease, cancellationToken);
+        if (item is not null)
+        {
+            lock (_sync)
+            {
+                _inlineCalls[entityInstanceId] = _inlineCalls.GetValueOrDefault(entityInstanceId) + 1;
+            }
+        }
+
+        return item;
     }
 
     /// <inheritdoc />

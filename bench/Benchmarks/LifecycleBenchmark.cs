@@ -66,6 +66,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         var warmedUp = await warmup.RunAsync("warm-up", concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
 
         var engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => host.LifecycleAsync($"sb-{i}", token), cancellationToken);
+        var commitsBefore = host.Commits;
+        await host.LifecycleAsync("sb-commits", cancellationToken);
+        var commits = host.Commits - commitsBefore;
         var shape = await host.ShapeAsync("sb-0", cancellationToken);
         await host.AssertNothingLeftAsync(cancellationToken);
 
@@ -92,6 +95,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             EpisodesPerLifecycle = shape.Episodes,
             ActivitiesPerLifecycle = shape.Activities,
             EntityCallsPerLifecycle = shape.EntityCalls,
+            CommitsPerLifecycle = commits,
             HistoryEventsPerLifecycle = shape.HistoryEvents,
             ElapsedSec = Math.Round(engine.Elapsed.TotalSeconds, 3),
         };
@@ -149,6 +153,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         public string Description => _engine.Description;
 
         public string RunRoot { get; }
+
+        /// <summary>Store batches committed so far.</summary>
+        public long Commits => _engine.Commits;
 
         public static async Task<LifecycleHost> StartAsync(BenchStoreOptions options, int concurrency, string runRootParent, CancellationToken cancellationToken)
         {
@@ -343,6 +350,9 @@ internal sealed record LifecycleResult
     public required int EntityCallsPerLifecycle { get; init; }
 
     public required int HistoryEventsPerLifecycle { get; init; }
+
+    /// <summary>Store batches one lifecycle committed (one more lifecycle, run alone after the measured ones).</summary>
+    public required long CommitsPerLifecycle { get; init; }
 
     public required double ElapsedSec { get; init; }
 }

@@ -20,9 +20,12 @@ internal sealed class EngineHost : IAsyncDisposable
     private readonly ServiceProvider _services;
     private readonly string? _temporaryDatabase;
 
-    private EngineHost(OrchestrationStore store, DurableTaskWorker worker, ServiceProvider services, string? temporaryDatabase)
+    private readonly CountingBackend _backend;
+
+    private EngineHost(OrchestrationStore store, CountingBackend backend, DurableTaskWorker worker, ServiceProvider services, string? temporaryDatabase)
     {
         _store = store;
+        _backend = backend;
         _worker = worker;
         _services = services;
         _temporaryDatabase = temporaryDatabase;
@@ -31,6 +34,9 @@ internal sealed class EngineHost : IAsyncDisposable
 
     /// <summary>The client the benchmark's loops use.</summary>
     public DurableTaskClient Client { get; }
+
+    /// <summary>Store batches committed so far (one per checkpoint, start or other change).</summary>
+    public long Commits => _backend.Commits;
 
     /// <summary>Where the data lives, for the progress log.</summary>
     public string Description => _store.Description;
@@ -61,7 +67,8 @@ internal sealed class EngineHost : IAsyncDisposable
             backend = new SqliteStoreBackend(new SqliteStoreOptions { Path = path, Synchronous = options.Synchronous }, logger: null);
         }
 
-        var store = new OrchestrationStore(backend);
+        var counting = new CountingBackend(backend);
+        var store = new OrchestrationStore(counting);
         var defaults = new DurableTaskWorkerOptions();
         var workerOptions = new DurableTaskWorkerOptions
         {
@@ -72,7 +79,7 @@ internal sealed class EngineHost : IAsyncDisposable
         };
         services ??= new ServiceCollection().BuildServiceProvider();
         var worker = new DurableTaskWorker(store, registry, services, Options.Create(workerOptions), NullLoggerFactory.Instance);
-        var host = new EngineHost(store, worker, services, temporary);
+        var host = new EngineHost(store, counting, worker, services, temporary);
         try
         {
             await store.StartAsync(cancellationToken);

@@ -32,15 +32,11 @@ public sealed class SqliteGroupCommitTests
     {
         using var db = new TempDatabase();
         await using var backend = db.NewBackend();
-        await backend.OpenAsync(Ct);
-        var existing = new StoreBatch();
-        existing.AppendHistory.Add(new HistoryAppend("dup", "e1", 0, [TempDatabase.Event(0), TempDatabase.Event(1)]));
-        await backend.CommitAsync(existing, Ct);
-        var transactionsBefore = backend.Writer!.Transactions;
+        var transactionsBefore = await OpenWithTwoEventsOfDupAsync(backend);
 
         var conflicting = NewInstanceBatch(100);
         conflicting.AppendHistory.Add(new HistoryAppend("dup", "e1", 1, [TempDatabase.Event(1)]));
-        backend.Writer.Hold();
+        backend.Writer!.Hold();
         var good = Enumerable.Range(1, 9).Select(i => backend.CommitAsync(NewInstanceBatch(i), Ct)).ToList();
         var bad = backend.CommitAsync(conflicting, Ct);
         good.Add(backend.CommitAsync(NewInstanceBatch(10), Ct));
@@ -63,11 +59,7 @@ public sealed class SqliteGroupCommitTests
     {
         using var db = new TempDatabase();
         await using var backend = db.NewBackend();
-        await backend.OpenAsync(Ct);
-        var existing = new StoreBatch();
-        existing.AppendHistory.Add(new HistoryAppend("dup", "e1", 0, [TempDatabase.Event(0), TempDatabase.Event(1)]));
-        await backend.CommitAsync(existing, Ct);
-        var transactionsBefore = backend.Writer!.Transactions;
+        var transactionsBefore = await OpenWithTwoEventsOfDupAsync(backend);
 
         StoreBatch Conflicting(int i, int sequence)
         {
@@ -76,7 +68,7 @@ public sealed class SqliteGroupCommitTests
             return batch;
         }
 
-        backend.Writer.Hold();
+        backend.Writer!.Hold();
         var first = backend.CommitAsync(NewInstanceBatch(1), Ct);
         var badEarly = backend.CommitAsync(Conflicting(100, 0), Ct);
         var middle = backend.CommitAsync(NewInstanceBatch(2), Ct);
@@ -218,6 +210,16 @@ public sealed class SqliteGroupCommitTests
 
         var wal = new FileInfo(db.Path + "-wal");
         Assert.True(wal.Length < Interlocked.Read(ref bytes) / 2, $"The WAL is {wal.Length} bytes after {bytes} bytes of inputs were committed.");
+    }
+
+    /// <summary>Opens the backend and commits two history events of execution e1 of "dup"; returns the transactions so far.</summary>
+    private static async Task<long> OpenWithTwoEventsOfDupAsync(SqliteStoreBackend backend)
+    {
+        await backend.OpenAsync(Ct);
+        var existing = new StoreBatch();
+        existing.AppendHistory.Add(new HistoryAppend("dup", "e1", 0, [TempDatabase.Event(0), TempDatabase.Event(1)]));
+        await backend.CommitAsync(existing, Ct);
+        return backend.Writer!.Transactions;
     }
 
     private static StoreBatch NewInstanceBatch(int i)

@@ -1,6 +1,4 @@
-using KataWorkflows.Engine;
 using KataWorkflows.Engine.Storage;
-using Microsoft.DurableTask.Protobuf;
 
 namespace KataWorkflows.Storage.Tests;
 
@@ -9,28 +7,21 @@ namespace KataWorkflows.Storage.Tests;
 /// every commit, as a process that is gone writes nothing: background work of a store that was "restarted" cannot
 /// land behind the back of the next one.
 /// </summary>
-public sealed class FaultInjectingStoreBackend : IStoreBackend
+public sealed class FaultInjectingStoreBackend : DelegatingStoreBackend
 {
-    private readonly IStoreBackend _inner;
     private readonly CommitFaults _faults;
     private volatile bool _disposed;
 
     /// <summary>Wraps <paramref name="inner"/>; <paramref name="faults"/> says what to do to each commit.</summary>
     public FaultInjectingStoreBackend(IStoreBackend inner, CommitFaults faults)
+        : base(inner)
     {
-        _inner = inner;
         _faults = faults;
         faults.IsAttached = true;
     }
 
     /// <inheritdoc />
-    public string Description => _inner.Description;
-
-    /// <inheritdoc />
-    public Task<RecoveredState> OpenAsync(CancellationToken cancellationToken) => _inner.OpenAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public async Task CommitAsync(StoreBatch batch, CancellationToken cancellationToken)
+    public override async Task CommitAsync(StoreBatch batch, CancellationToken cancellationToken)
     {
         if (_faults.Hold is { } hold)
         {
@@ -43,29 +34,13 @@ public sealed class FaultInjectingStoreBackend : IStoreBackend
             throw failure;
         }
 
-        await _inner.CommitAsync(batch, cancellationToken);
+        await Inner.CommitAsync(batch, cancellationToken);
     }
 
     /// <inheritdoc />
-    public Task<OrchestrationMetadata?> ReadInstanceAsync(string instanceId, bool includePayloads, CancellationToken cancellationToken) =>
-        _inner.ReadInstanceAsync(instanceId, includePayloads, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<HistoryEvent>> ReadHistoryAsync(string instanceId, string? executionId, CancellationToken cancellationToken) =>
-        _inner.ReadHistoryAsync(instanceId, executionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<InstancePage> QueryInstancesAsync(OrchestrationQuery query, CancellationToken cancellationToken) =>
-        _inner.QueryInstancesAsync(query, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<string>> FindPurgeableAsync(PurgeFilter filter, int limit, CancellationToken cancellationToken) =>
-        _inner.FindPurgeableAsync(filter, limit, cancellationToken);
-
-    /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         _disposed = true;
-        return _inner.DisposeAsync();
+        return base.DisposeAsync();
     }
 }

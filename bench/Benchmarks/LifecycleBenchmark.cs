@@ -66,10 +66,11 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         var warmedUp = await warmup.RunAsync("warm-up", concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
 
         var engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => host.LifecycleAsync($"sb-{i}", token), cancellationToken);
+        // One more lifecycle, alone, tells what one costs: its commits, and from its history its episodes and steps.
         var commitsBefore = host.Commits;
-        await host.LifecycleAsync("sb-commits", cancellationToken);
+        await host.LifecycleAsync("sb-shape", cancellationToken);
         var commits = host.Commits - commitsBefore;
-        var shape = await host.ShapeAsync("sb-0", cancellationToken);
+        var shape = await host.ShapeAsync("sb-shape", cancellationToken);
         await host.AssertNothingLeftAsync(cancellationToken);
 
         await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
@@ -351,7 +352,7 @@ internal sealed record LifecycleResult
 
     public required int HistoryEventsPerLifecycle { get; init; }
 
-    /// <summary>Store batches one lifecycle committed (one more lifecycle, run alone after the measured ones).</summary>
+    /// <summary>Store batches one lifecycle committed (the lifecycle the shape is read from, run alone after the measured ones).</summary>
     public required long CommitsPerLifecycle { get; init; }
 
     public required double ElapsedSec { get; init; }

@@ -19,7 +19,6 @@ internal sealed class EngineHost : IAsyncDisposable
     private readonly DurableTaskWorker _worker;
     private readonly ServiceProvider _services;
     private readonly string? _temporaryDatabase;
-
     private readonly CountingBackend _backend;
 
     private EngineHost(OrchestrationStore store, CountingBackend backend, DurableTaskWorker worker, ServiceProvider services, string? temporaryDatabase)

@@ -203,17 +203,32 @@ internal sealed class SqliteBatchWriter : IDisposable
     private void CommitInline()
     {
         var group = new List<SqliteEncodedBatch>();
+        lock (_gate)
+        {
+            TakeGroup(group);
+        }
+
+        Interlocked.Increment(ref _inlineGroups);
+        CommitTakenGroup(group, wakeWriter: true);
+    }
+
+    /// <summary>Moves the batches waiting, up to the maximum, into <paramref name="group"/>; the caller holds the gate.</summary>
+    private void TakeGroup(List<SqliteEncodedBatch> group)
+    {
+        while (group.Count < _maxBatchSize && _queue.TryDequeue(out var batch))
+        {
+            group.Add(batch);
+        }
+    }
+
+    /// <summary>
+    /// Commits a group taken while <see cref="_committing"/> was set, copies what the checkpointer's last round left,
+    /// and clears the flag; with <paramref name="wakeWriter"/>, wakes the writer thread for what queued meanwhile.
+    /// </summary>
+    private void CommitTakenGroup(List<SqliteEncodedBatch> group, bool wakeWriter)
+    {
         try
         {
-            lock (_gate)
-            {
-                while (group.Count < _maxBatchSize && _queue.TryDequeue(out var queued))
-                {
-                    group.Add(queued);
-                }
-            }
-
-            Interlocked.Increment(ref _inlineGroups);
             CommitGroup(group);
             if (_checkpointer.TakeRoundDone())
             {
@@ -225,7 +240,7 @@ internal sealed class SqliteBatchWriter : IDisposable
             lock (_gate)
             {
                 _committing = false;
-                if (_writerWaiting && (_queue.Count > 0 || _stopping))
+                if (wakeWriter && _writerWaiting && (_queue.Count > 0 || _stopping))
                 {
                     Monitor.Pulse(_gate);
                 }
@@ -287,28 +302,11 @@ internal sealed class SqliteBatchWriter : IDisposable
                     }
 
                     _committing = true;
-                    while (group.Count < _maxBatchSize && _queue.TryDequeue(out var batch))
-                    {
-                        group.Add(batch);
-                    }
+                    TakeGroup(group);
                 }
 
-                try
-                {
-                    CommitGroup(group);
-                    group.Clear();
-                    if (_checkpointer.TakeRoundDone())
-                    {
-                        CheckpointRemainder();
-                    }
-                }
-                finally
-                {
-                    lock (_gate)
-                    {
-                        _committing = false;
-                    }
-                }
+                CommitTakenGroup(group, wakeWriter: false);
+                group.Clear();
             }
         }
         catch (Exception ex)

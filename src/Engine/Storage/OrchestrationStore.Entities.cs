@@ -254,12 +254,13 @@ public sealed partial class OrchestrationStore
         var entries = checkpoint.EntityCalls.ConvertAll(c => GetLeasedEntry(c.WorkItem.InstanceId, c.WorkItem.LeaseToken));
         for (var i = 0; i < entries.Count; i++)
         {
-            var (workItem, result) = checkpoint.EntityCalls[i];
+            var call = checkpoint.EntityCalls[i];
+            var workItem = call.WorkItem;
             var entry = entries[i];
-            // The work item's record holds the state the earlier calls of this checkpoint left on the entity.
-            var record = result.FailureDetails is null
-                ? workItem.Entity with { SerializedState = result.EntityState, LastModifiedAt = now }
-                : workItem.Entity;
+
+            // The work item's record holds the lock and the state the earlier calls of this checkpoint left; a batch
+            // that failed as a whole changed nothing.
+            var record = call.Result.FailureDetails is null ? workItem.Entity with { SerializedState = call.StateAfter, LastModifiedAt = now } : workItem.Entity;
             batch.UpsertEntities.Add(record);
             entry.Committing = true;
             steps.Add(new InlineEntityStep(entry, workItem.LeaseToken, record, [], RanCall: true));

@@ -137,7 +137,11 @@ public sealed class OrchestrationCheckpoint
 /// <summary>An entity operation run inside an episode's checkpoint: the leased entity and what the operation left.</summary>
 /// <param name="WorkItem">The entity, leased for the one call.</param>
 /// <param name="Result">The operation's result: the entity's state after it.</param>
-public sealed record InlineEntityCall(EntityWorkItem WorkItem, EntityBatchResult Result);
+public sealed record InlineEntityCall(EntityWorkItem WorkItem, EntityBatchResult Result)
+{
+    /// <summary>The entity's state after the call: what the operation left, or the state before it when the batch failed as a whole.</summary>
+    public string? StateAfter => Result.FailureDetails is null ? Result.EntityState : WorkItem.Entity.SerializedState;
+}
 
 /// <summary>A request to create an instance.</summary>
 public sealed record NewInstance

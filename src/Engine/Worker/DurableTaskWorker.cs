@@ -31,7 +31,6 @@ public sealed class DurableTaskWorker : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly OrchestrationExecutor _orchestrations;
-    private readonly EntityExecutor _entities;
     private readonly ConcurrentDictionary<object, byte> _inFlight = new();
     private readonly CancellationTokenSource _activityShutdown = new();
 
@@ -56,7 +55,6 @@ public sealed class DurableTaskWorker : BackgroundService
         _time = timeProvider ?? TimeProvider.System;
         _logger = loggerFactory.CreateLogger<DurableTaskWorker>();
         _orchestrations = new OrchestrationExecutor(registry, services, _converter, loggerFactory);
-        _entities = new EntityExecutor(registry, services, _converter, _time);
     }
 
     /// <inheritdoc />
@@ -232,8 +230,7 @@ public sealed class DurableTaskWorker : BackgroundService
             var held = checkpoint.EntityCalls.Find(c => c.WorkItem.InstanceId == call.TargetInstanceId);
             if (held is not null)
             {
-                var state = held.Result.FailureDetails is null ? held.Result.EntityState : held.WorkItem.Entity.SerializedState;
-                entity = new EntityWorkItem(held.WorkItem.Entity with { SerializedState = state }, [call.Event], held.WorkItem.LeaseToken, []);
+                entity = new EntityWorkItem(held.WorkItem.Entity with { SerializedState = held.StateAfter }, [call.Event], held.WorkItem.LeaseToken, []);
             }
             else
             {
@@ -246,13 +243,7 @@ public sealed class DurableTaskWorker : BackgroundService
                 leases.Add(entity);
             }
 
-            EntityBatchResult result;
-            var scope = _services.CreateAsyncScope();
-            await using (scope.ConfigureAwait(false))
-            {
-                result = await new EntityExecutor(_registry, scope.ServiceProvider, _converter, _time).ExecuteAsync(entity).ConfigureAwait(false);
-            }
-
+            var result = await ExecuteEntityAsync(entity).ConfigureAwait(false);
             OrchestrationCheckpoint? next = null;
             if (result.Actions.Count == 0)
             {
@@ -385,10 +376,7 @@ public sealed class DurableTaskWorker : BackgroundService
     {
         try
         {
-            var scope = _services.CreateAsyncScope();
-            await using var scopeDisposal = scope.ConfigureAwait(false);
-            var executor = new EntityExecutor(_registry, scope.ServiceProvider, _converter, _time);
-            var result = await executor.ExecuteAsync(workItem).ConfigureAwait(false);
+            var result = await ExecuteEntityAsync(workItem).ConfigureAwait(false);
             await _store.CompleteEntityAsync(workItem, result, CancellationToken.None).ConfigureAwait(false);
         }
         catch (LeaseLostException)
@@ -400,6 +388,14 @@ public sealed class DurableTaskWorker : BackgroundService
             Log.EntityBatchAbandoned(_logger, workItem.InstanceId, ex);
             await _store.AbandonEntityAsync(workItem, _options.ErrorBackoff, CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Runs an entity batch with its own service scope (entities may take scoped services).</summary>
+    private async Task<EntityBatchResult> ExecuteEntityAsync(EntityWorkItem workItem)
+    {
+        var scope = _services.CreateAsyncScope();
+        await using var scopeDisposal = scope.ConfigureAwait(false);
+        return await new EntityExecutor(_registry, scope.ServiceProvider, _converter, _time).ExecuteAsync(workItem).ConfigureAwait(false);
     }
 
     private async Task RenewLeasesAsync(CancellationToken stoppingToken)

@@ -14,10 +14,17 @@ rm -rf "$results"
 mkdir -p "$results"
 results="$(cd "$results" && pwd)"
 
+# A build that fails still ends in a summary: each test project then fails to build on its own and counts as
+# failed below, and the failed build counts once more (a broken benchmark has no test project of its own).
+broken=0
 log "building the solution and the benchmark (Release; warnings are errors)"
-dotnet build KataWorkflows.sln -c Release >&2
-if [[ -f bench/Bench.csproj ]]; then
-    dotnet build bench/Bench.csproj -c Release >&2
+if ! dotnet build KataWorkflows.sln -c Release >&2; then
+    log "the solution did not build"
+    broken=$((broken + 1))
+fi
+if [[ -f bench/Bench.csproj ]] && ! dotnet build bench/Bench.csproj -c Release >&2; then
+    log "the benchmark did not build"
+    broken=$((broken + 1))
 fi
 
 mapfile -t projects < <(find tests -mindepth 2 -maxdepth 2 -name '*.Tests.csproj' | sort)
@@ -27,7 +34,6 @@ if ((${#projects[@]} == 0)); then
     exit 1
 fi
 
-broken=0
 for project in "${projects[@]}"; do
     name="$(basename "$project" .csproj)"
     log "running $name"
@@ -47,6 +53,7 @@ for project in "${projects[@]}"; do
 done
 
 # Sum the counters of every TRX file: <Counters total=".." executed=".." passed=".." failed=".." error=".." ...>.
+# With no TRX file at all (nothing built) awk prints nothing and read meets the end of its input: every count is 0.
 read -r total executed passed failed < <(
     find "$results" -name '*.trx' -print0 | xargs -0 -r awk '
         /<Counters / {
@@ -61,7 +68,8 @@ read -r total executed passed failed < <(
         }
         END { printf "%d %d %d %d\n", count["total"], count["executed"], count["passed"], count["failed"] + count["error"] + count["timeout"] + count["aborted"] }
     ' || echo "0 0 0 0"
-)
+) || true
+total=${total:-0} executed=${executed:-0} passed=${passed:-0} failed=${failed:-0}
 failed=$((failed + broken))
 skipped=$((total - executed))
 

@@ -212,6 +212,36 @@ public abstract partial class OrchestrationStoreConformance
     }
 
     [Fact]
+    public async Task Waiting_for_a_status_change_skips_checkpoints_that_keep_the_status_and_hands_over_the_row()
+    {
+        var (store, _) = await NewStoreAsync();
+        using var timeout = Timeout();
+
+        var created = store.WaitForStatusChangeAsync("watched", timeout.Token);
+        var other = store.WaitForStatusChangeAsync("other", timeout.Token);
+        await CreateAsync(store, "watched", input: "\"in\"");
+        Assert.Equal(OrchestrationRuntimeStatus.Pending, (await created.WaitAsync(timeout.Token)).Status);
+
+        var started = store.WaitForStatusChangeAsync("watched", timeout.Token);
+        await RunNextEpisodeAsync(store, "watched");
+        Assert.Equal(OrchestrationRuntimeStatus.Running, (await started.WaitAsync(timeout.Token)).Status);
+
+        // An episode that leaves the instance running wakes change waiters, not status waiters.
+        var change = store.WaitForInstanceChangeAsync("watched", timeout.Token);
+        var finished = store.WaitForStatusChangeAsync("watched", timeout.Token);
+        await WakeAsync(store, "watched");
+        await change.WaitAsync(timeout.Token);
+        Assert.False(finished.IsCompleted);
+
+        await WakeAsync(store, "watched", Actions.Complete(0, "\"out\""));
+        var row = await finished.WaitAsync(timeout.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, row.Status);
+        Assert.Equal("\"out\"", row.SerializedOutput);
+        Assert.Equal("\"in\"", row.SerializedInput);
+        Assert.False(other.IsCompleted);
+    }
+
+    [Fact]
     public async Task Waiting_for_a_change_can_be_cancelled()
     {
         var (store, _) = await NewStoreAsync();
@@ -221,5 +251,7 @@ public abstract partial class OrchestrationStoreConformance
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+        var statusWait = store.WaitForStatusChangeAsync("quiet", cts.Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => statusWait);
     }
 }

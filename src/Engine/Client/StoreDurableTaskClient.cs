@@ -116,7 +116,7 @@ public sealed class StoreDurableTaskClient : DurableTaskClient
         while (true)
         {
             // Ask to be woken before reading, so a change in between is not missed.
-            var changed = _store.WaitForInstanceChangeAsync(instanceId, cancellationToken);
+            var changed = _store.WaitForStatusChangeAsync(instanceId, cancellationToken);
             var metadata = await _store.GetInstanceAsync(instanceId, payloads, cancellationToken).ConfigureAwait(false)
                 ?? throw new InstanceNotFoundException(instanceId);
             if (done(metadata))
@@ -124,7 +124,13 @@ public sealed class StoreDurableTaskClient : DurableTaskClient
                 return metadata;
             }
 
-            await changed.ConfigureAwait(false);
+            // The row the change committed answers when it is the one waited for: a finished instance has left the
+            // store's memory, and reading it again would go to the backend.
+            var next = await changed.ConfigureAwait(false);
+            if (done(next))
+            {
+                return payloads ? next : next.WithoutPayloads();
+            }
         }
     }
 

@@ -57,6 +57,10 @@ public abstract class DelegatingOrchestrationStore : IOrchestrationStore
         Inner.WaitForInstanceChangeAsync(instanceId, cancellationToken);
 
     /// <inheritdoc />
+    public virtual Task<OrchestrationMetadata> WaitForStatusChangeAsync(string instanceId, CancellationToken cancellationToken) =>
+        Inner.WaitForStatusChangeAsync(instanceId, cancellationToken);
+
+    /// <inheritdoc />
     public virtual Task SignalEntityAsync(EntityInstanceId entity, string operation, string? input, DateTime? scheduledTime, CancellationToken cancellationToken) =>
         Inner.SignalEntityAsync(entity, operation, input, scheduledTime, cancellationToken);
 

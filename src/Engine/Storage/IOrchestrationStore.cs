@@ -48,6 +48,14 @@ public interface IOrchestrationStore : IAsyncDisposable
     /// </summary>
     Task WaitForInstanceChangeAsync(string instanceId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A task that completes when the instance's runtime status next changes (its creation included), with the row
+    /// as that change committed it, payloads included. Unlike <see cref="WaitForInstanceChangeAsync"/> it does not
+    /// complete at checkpoints that leave the status as it was, so a caller waiting for a run to finish is woken once.
+    /// Call it before reading the status it waits on, so a change between the read and the wait is not missed.
+    /// </summary>
+    Task<OrchestrationMetadata> WaitForStatusChangeAsync(string instanceId, CancellationToken cancellationToken);
+
     /// <summary>Puts an operation in an entity's inbox, creating the entity if needed.</summary>
     Task SignalEntityAsync(EntityInstanceId entity, string operation, string? input, DateTime? scheduledTime, CancellationToken cancellationToken);
 

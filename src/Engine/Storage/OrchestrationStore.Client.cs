@@ -59,7 +59,7 @@ public sealed partial class OrchestrationStore
                 entry.History = [];
                 AddMessage(entry, new PendingMessage(sequence, instance.ExecutionStarted, visibleAt, Persisted: true, ActivitySequence: 0), now);
                 MakeReady(entry, now);
-                NotifyChanged(id);
+                NotifyChanged(id, statusChangedTo: instance.Metadata);
                 creating.TrySetResult();
             }
         }
@@ -252,6 +252,20 @@ public sealed partial class OrchestrationStore
             if (!_changeWaiters.TryGetValue(instanceId, out var waiter))
             {
                 _changeWaiters[instanceId] = waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            return waiter.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<OrchestrationMetadata> WaitForStatusChangeAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        lock (_sync)
+        {
+            if (!_statusWaiters.TryGetValue(instanceId, out var waiter))
+            {
+                _statusWaiters[instanceId] = waiter = new TaskCompletionSource<OrchestrationMetadata>(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
             return waiter.Task.WaitAsync(cancellationToken);

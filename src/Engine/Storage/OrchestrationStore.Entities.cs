@@ -728,7 +728,7 @@ public sealed partial class OrchestrationStore
         AddMessage(entry, new PendingMessage(start.Sequence, start.Event, start.VisibleAt, Persisted: true, ActivitySequence: 0), now);
         MakeReady(entry, now);
         creating.TrySetResult();
-        NotifyChanged(entry.InstanceId);
+        NotifyChanged(entry.InstanceId, statusChangedTo: entry.Metadata);
     }
 
     private bool IsRunningOrchestration(string? instanceId) =>

@@ -233,6 +233,7 @@ public sealed partial class OrchestrationStore
             entry.History = checkpoint.StartsNewExecution
                 ? [.. checkpoint.NewHistory]
                 : [.. entry.History ?? [.. workItem.PastEvents], .. checkpoint.NewHistory];
+            var statusChanged = entry.Metadata!.Status != metadata.Status;
             entry.Metadata = metadata;
             ReleaseLease(entry);
             foreach (var m in selfMessages)
@@ -269,7 +270,7 @@ public sealed partial class OrchestrationStore
                 MakeReady(entry, now);
             }
 
-            NotifyChanged(id);
+            NotifyChanged(id, statusChangedTo: statusChanged ? metadata : null);
         }
     }
 

@@ -31,6 +31,7 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
     private readonly Dictionary<long, ActivityEntry> _leasedActivities = [];
     private readonly HashSet<InstanceEntry> _leasedInstances = [];
     private readonly Dictionary<string, TaskCompletionSource> _changeWaiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskCompletionSource<OrchestrationMetadata>> _statusWaiters = new(StringComparer.Ordinal);
     private readonly WorkSignal[] _signals = [new(), new(), new()];
     private Task? _started;
     private long _sequence;
@@ -334,12 +335,17 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         return entry;
     }
 
-    /// <summary>Wakes whoever waits for a change of this instance.</summary>
-    private void NotifyChanged(string instanceId)
+    /// <summary>Wakes whoever waits for a change of this instance, and with a new status whoever waits for that.</summary>
+    private void NotifyChanged(string instanceId, OrchestrationMetadata? statusChangedTo)
     {
         if (_changeWaiters.Remove(instanceId, out var waiter))
         {
             waiter.TrySetResult();
+        }
+
+        if (statusChangedTo is not null && _statusWaiters.Remove(instanceId, out var statusWaiter))
+        {
+            statusWaiter.TrySetResult(statusChangedTo);
         }
     }
 
@@ -453,6 +459,12 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
             }
 
             _changeWaiters.Clear();
+            foreach (var waiter in _statusWaiters.Values)
+            {
+                waiter.TrySetCanceled();
+            }
+
+            _statusWaiters.Clear();
         }
 
         EngineTelemetry.Untrack(this);

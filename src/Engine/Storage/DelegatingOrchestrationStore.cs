@@ -109,6 +109,10 @@ public abstract class DelegatingOrchestrationStore : IOrchestrationStore
         Inner.TryLockEntityForCallAsync(entityInstanceId, call, lease, cancellationToken);
 
     /// <inheritdoc />
+    public virtual Task<IReadOnlyList<EntityWorkItem>?> TryLockEntitiesForSectionAsync(HistoryEvent lockRequest, TimeSpan lease, CancellationToken cancellationToken) =>
+        Inner.TryLockEntitiesForSectionAsync(lockRequest, lease, cancellationToken);
+
+    /// <inheritdoc />
     public virtual Task<EntityWorkItem?> TryLockEntityAsync(TimeSpan lease, CancellationToken cancellationToken) =>
         Inner.TryLockEntityAsync(lease, cancellationToken);
 

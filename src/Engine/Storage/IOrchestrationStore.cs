@@ -104,6 +104,15 @@ public interface IOrchestrationStore : IAsyncDisposable
     /// </summary>
     Task<EntityWorkItem?> TryLockEntityForCallAsync(string entityInstanceId, HistoryEvent call, TimeSpan lease, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Grants a critical section's lock before the request is sent, when every entity of its lock set would grant it
+    /// next anyway: none is locked, held by a worker, or has anything to deliver first. Returns the entities leased,
+    /// each with a record that holds the lock; the worker feeds the grant to the next episode right away and the
+    /// checkpoint commits the records (<see cref="OrchestrationCheckpoint.EntityCalls"/>), or it gives them back with
+    /// <see cref="AbandonEntityAsync"/>. Null when the request must go through the entities' inboxes.
+    /// </summary>
+    Task<IReadOnlyList<EntityWorkItem>?> TryLockEntitiesForSectionAsync(HistoryEvent lockRequest, TimeSpan lease, CancellationToken cancellationToken);
+
     /// <summary>Commits an entity batch: the new state, responses to callers, and the signals and orchestrations it started.</summary>
     /// <exception cref="LeaseLostException">The lease expired and the batch went to another worker.</exception>
     Task CompleteEntityAsync(EntityWorkItem workItem, EntityBatchResult result, CancellationToken cancellationToken);

@@ -244,6 +244,61 @@ public sealed partial class OrchestrationStore
         }
     }
 
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<EntityWorkItem>?> TryLockEntitiesForSectionAsync(HistoryEvent lockRequest, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lockRequest);
+        await EnsureStarted().ConfigureAwait(false);
+        if (lockRequest.EntityLockRequested is not { Position: 0 } request || request.LockSet.Count == 0
+            || request.LockSet.Distinct(StringComparer.Ordinal).Count() != request.LockSet.Count)
+        {
+            return null;
+        }
+
+        lock (_sync)
+        {
+            var now = Now;
+            if (!IsRunningOrchestration(request.ParentInstanceId))
+            {
+                return null;
+            }
+
+            // Every entity is checked before any is leased, so a refusal leaves nothing behind.
+            foreach (var id in request.LockSet)
+            {
+                if (!EntityInstanceId.IsEntityInstanceId(id))
+                {
+                    return null;
+                }
+
+                if (_instances.TryGetValue(id, out var entry) && !entry.Removed
+                    && (!entry.IsEntity || entry.LeaseToken != 0 || entry.Creating is not null || entry.Entity!.LockedBy is not null
+                        || FirstDeliverableEntityMessage(entry, now) is not null))
+                {
+                    return null;
+                }
+            }
+
+            var leased = new List<EntityWorkItem>(request.LockSet.Count);
+            foreach (var id in request.LockSet)
+            {
+                // An entity that does not exist yet comes into being with the lock, as it would from its inbox.
+                var entry = ResolveTarget(id)!;
+                var token = TakeLease(entry, lease, now);
+                var record = entry.Entity! with
+                {
+                    LockedBy = request.ParentInstanceId,
+                    CriticalSectionId = request.CriticalSectionId,
+                    LockSet = [.. request.LockSet],
+                    LastModifiedAt = now,
+                };
+                leased.Add(new EntityWorkItem(record, [lockRequest], token, []));
+            }
+
+            return leased;
+        }
+    }
+
     /// <summary>
     /// Stages the entity operations an episode ran inline (<see cref="OrchestrationCheckpoint.EntityCalls"/>) in its
     /// checkpoint's batch: each entity's new state, written under the lease it was run under.
@@ -359,6 +414,14 @@ public sealed partial class OrchestrationStore
             if (_instances.TryGetValue(workItem.InstanceId, out var entry) && entry.LeaseToken == workItem.LeaseToken)
             {
                 ReleaseLease(entry);
+                if (entry.Entity!.IsEmpty && entry.Inbox.Count == 0)
+                {
+                    // An entity made in memory for a lock given back: it was never written, and leaves memory again.
+                    _instances.Remove(entry.InstanceId);
+                    entry.Removed = true;
+                    return;
+                }
+
                 var now = Now;
                 if (delay > TimeSpan.Zero)
                 {

@@ -212,79 +212,130 @@ public sealed class DurableTaskWorker : BackgroundService
     }
 
     /// <summary>
-    /// Runs the entity calls an episode makes inside its critical sections right away, when the store lets it (the
-    /// entity is locked by this orchestration and idle, so it would run the call next anyway): the operation runs
-    /// here, its response is fed to the next episode at once, and everything is committed in one checkpoint. A call
-    /// then costs neither the entity's own commit nor an episode's, and the history reads as if the call had gone
-    /// through the entity's inbox. Anything the store refuses goes out as a message, as before.
+    /// Runs the entity messages an episode sends that the entities would act on next anyway, right away, when the
+    /// store lets it: a lock request whose entities are all free (the grant), and a call inside a critical section to
+    /// an entity locked by this orchestration and idle (the operation). The answer is fed to the next episode at once,
+    /// and everything is committed in one checkpoint. A lock or a call then costs neither the entity's commit nor an
+    /// episode's, and the history reads as if the message had gone through the entity's inbox. Anything the store
+    /// refuses goes out as a message, as before.
     /// </summary>
     private async Task<OrchestrationCheckpoint> RunEntityCallsInlineAsync(
         OrchestrationWorkItem workItem, OrchestrationCheckpoint checkpoint, DateTime now, List<EntityWorkItem> leases, bool traced, ActivityContext span)
     {
-        var calls = 0;
-        while (calls++ < MaxInlineEntityCalls && !checkpoint.StartsNewExecution
-            && checkpoint.Metadata.Status == OrchestrationRuntimeStatus.Running && FindInlineCall(checkpoint) is { } call)
+        var steps = 0;
+        while (steps++ < MaxInlineEntityCalls && !checkpoint.StartsNewExecution
+            && checkpoint.Metadata.Status == OrchestrationRuntimeStatus.Running && FindInlineMessage(checkpoint) is { } message)
         {
-            // A second call to an entity this work item already holds runs on the state the first one left.
-            EntityWorkItem? entity;
-            var held = checkpoint.EntityCalls.Find(c => c.WorkItem.InstanceId == call.TargetInstanceId);
-            if (held is not null)
+            var ran = message.Event.EntityLockRequested is { } request
+                ? await GrantLockAsync(message, request, leases).ConfigureAwait(false)
+                : await RunCallAsync(checkpoint, message, now, leases).ConfigureAwait(false);
+            if (ran is null)
             {
-                entity = new EntityWorkItem(held.WorkItem.Entity with { SerializedState = held.StateAfter }, [call.Event], held.WorkItem.LeaseToken, []);
-            }
-            else
-            {
-                entity = await _store.TryLockEntityForCallAsync(call.TargetInstanceId, call.Event, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
-                if (entity is null)
-                {
-                    break;
-                }
-
-                leases.Add(entity);
-            }
-
-            var result = await ExecuteEntityAsync(entity).ConfigureAwait(false);
-            OrchestrationCheckpoint? next = null;
-            if (result.Actions.Count == 0)
-            {
-                var response = OrchestrationStore.ResponseTo(call.Event.EntityOperationCalled, result, 0, now);
-                var following = new OrchestrationWorkItem(
-                    checkpoint.Metadata, [.. workItem.PastEvents, .. checkpoint.NewHistory], [response], workItem.LeaseToken, []);
-                var episode = ActionApplier.OpenEpisode(following, now);
-                var executed = _orchestrations.Execute(workItem.InstanceId, following.PastEvents, episode);
-                if (traced)
-                {
-                    EngineTelemetry.PropagateTo(executed, workItem.InstanceId, span);
-                }
-
-                next = ActionApplier.Apply(following, episode, executed, now);
-            }
-
-            if (next is null || next.StartsNewExecution)
-            {
-                // An operation that sends messages of its own, or an episode that continues as new: the call goes
-                // through the entity's inbox instead, and runs again there (entity operations are deterministic).
-                if (held is null)
-                {
-                    leases.Remove(entity);
-                    await _store.AbandonEntityAsync(entity, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-                }
-
                 break;
             }
 
-            checkpoint = Chain(checkpoint, call, next, new InlineEntityCall(entity, result));
+            var (answer, entities) = ran.Value;
+            var following = new OrchestrationWorkItem(
+                checkpoint.Metadata, [.. workItem.PastEvents, .. checkpoint.NewHistory], [answer], workItem.LeaseToken, []);
+            var episode = ActionApplier.OpenEpisode(following, now);
+            var executed = _orchestrations.Execute(workItem.InstanceId, following.PastEvents, episode);
+            if (traced)
+            {
+                EngineTelemetry.PropagateTo(executed, workItem.InstanceId, span);
+            }
+
+            var next = ActionApplier.Apply(following, episode, executed, now);
+            if (next.StartsNewExecution)
+            {
+                // An episode that continues as new: the message goes through the entity's inbox instead, and is
+                // acted on again there (entity operations are deterministic).
+                await GiveBackAsync(checkpoint, entities, leases).ConfigureAwait(false);
+                break;
+            }
+
+            checkpoint = Chain(checkpoint, message, next, entities);
         }
 
         return checkpoint;
     }
 
-    /// <summary>The entity call of a checkpoint that may run inline: the only message it sends that entity.</summary>
-    private static OutboundMessage? FindInlineCall(OrchestrationCheckpoint checkpoint)
+    /// <summary>Takes a critical section's lock for the episode; the grant, and the entities that now hold the lock.</summary>
+    private async Task<(HistoryEvent Answer, List<InlineEntityCall> Entities)?> GrantLockAsync(
+        OutboundMessage message, EntityLockRequestedEvent request, List<EntityWorkItem> leases)
+    {
+        var locked = await _store.TryLockEntitiesForSectionAsync(message.Event, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+        if (locked is null)
+        {
+            return null;
+        }
+
+        leases.AddRange(locked);
+        var granted = new HistoryEvent
+        {
+            EventId = -1,
+            Timestamp = Timestamp.FromDateTime(_time.GetUtcNow().UtcDateTime),
+            EntityLockGranted = new EntityLockGrantedEvent { CriticalSectionId = request.CriticalSectionId },
+        };
+        return (granted, [.. locked.Select(e => new InlineEntityCall(e, new EntityBatchResult { EntityState = e.Entity.SerializedState }))]);
+    }
+
+    /// <summary>Runs an entity operation for the episode; its response, and the entity with the state it left.</summary>
+    private async Task<(HistoryEvent Answer, List<InlineEntityCall> Entities)?> RunCallAsync(
+        OrchestrationCheckpoint checkpoint, OutboundMessage call, DateTime now, List<EntityWorkItem> leases)
+    {
+        // A second call to an entity this work item already holds runs on the state the first one left.
+        EntityWorkItem? entity;
+        var held = checkpoint.EntityCalls.Find(c => c.WorkItem.InstanceId == call.TargetInstanceId);
+        if (held is not null)
+        {
+            entity = new EntityWorkItem(held.WorkItem.Entity with { SerializedState = held.StateAfter }, [call.Event], held.WorkItem.LeaseToken, []);
+        }
+        else
+        {
+            entity = await _store.TryLockEntityForCallAsync(call.TargetInstanceId, call.Event, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+            if (entity is null)
+            {
+                return null;
+            }
+
+            leases.Add(entity);
+        }
+
+        var result = await ExecuteEntityAsync(entity).ConfigureAwait(false);
+        var ran = new InlineEntityCall(entity, result);
+        if (result.Actions.Count > 0)
+        {
+            // An operation that sends messages of its own goes through the entity's inbox instead.
+            await GiveBackAsync(checkpoint, [ran], leases).ConfigureAwait(false);
+            return null;
+        }
+
+        return (OrchestrationStore.ResponseTo(call.Event.EntityOperationCalled, result, 0, now), [ran]);
+    }
+
+    /// <summary>Gives back the leases this step took (not those of entities earlier steps of the checkpoint hold).</summary>
+    private async Task GiveBackAsync(OrchestrationCheckpoint checkpoint, List<InlineEntityCall> entities, List<EntityWorkItem> leases)
+    {
+        foreach (var entity in entities)
+        {
+            if (!checkpoint.EntityCalls.Exists(c => c.WorkItem.InstanceId == entity.WorkItem.InstanceId))
+            {
+                var lease = leases.Find(l => l.InstanceId == entity.WorkItem.InstanceId && l.LeaseToken == entity.WorkItem.LeaseToken)!;
+                leases.Remove(lease);
+                await _store.AbandonEntityAsync(lease, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The entity message of a checkpoint that may be acted on inline: a lock request, or a call, that is the only
+    /// message the checkpoint sends its entity.
+    /// </summary>
+    private static OutboundMessage? FindInlineMessage(OrchestrationCheckpoint checkpoint)
     {
         foreach (var message in checkpoint.OutboundMessages)
         {
-            if (message.Event.EntityOperationCalled is not null && message.VisibleAt is null
+            if ((message.Event.EntityOperationCalled is not null || message.Event.EntityLockRequested is not null) && message.VisibleAt is null
                 && checkpoint.OutboundMessages.Count(m => m.TargetInstanceId == message.TargetInstanceId) == 1)
             {
                 return message;
@@ -294,8 +345,8 @@ public sealed class DurableTaskWorker : BackgroundService
         return null;
     }
 
-    /// <summary>Two episodes' checkpoints as one: the first without the call that ran inline, then the next.</summary>
-    private static OrchestrationCheckpoint Chain(OrchestrationCheckpoint first, OutboundMessage call, OrchestrationCheckpoint next, InlineEntityCall ran)
+    /// <summary>Two episodes' checkpoints as one: the first without the message acted on inline, then the next.</summary>
+    private static OrchestrationCheckpoint Chain(OrchestrationCheckpoint first, OutboundMessage inline, OrchestrationCheckpoint next, List<InlineEntityCall> entities)
     {
         var chained = new OrchestrationCheckpoint { Metadata = next.Metadata };
         chained.NewHistory.AddRange(first.NewHistory);
@@ -304,13 +355,13 @@ public sealed class DurableTaskWorker : BackgroundService
         chained.Activities.AddRange(next.Activities);
         chained.SelfMessages.AddRange(first.SelfMessages);
         chained.SelfMessages.AddRange(next.SelfMessages);
-        chained.OutboundMessages.AddRange(first.OutboundMessages.Where(m => !ReferenceEquals(m, call)));
+        chained.OutboundMessages.AddRange(first.OutboundMessages.Where(m => !ReferenceEquals(m, inline)));
         chained.OutboundMessages.AddRange(next.OutboundMessages);
         chained.NewChildren.AddRange(first.NewChildren);
         chained.NewChildren.AddRange(next.NewChildren);
-        // One entry per entity: a later call's result holds what the earlier ones left.
-        chained.EntityCalls.AddRange(first.EntityCalls.Where(c => c.WorkItem.InstanceId != ran.WorkItem.InstanceId));
-        chained.EntityCalls.Add(ran);
+        // One entry per entity: a later step's record holds what the earlier ones left.
+        chained.EntityCalls.AddRange(first.EntityCalls.Where(c => !entities.Exists(e => e.WorkItem.InstanceId == c.WorkItem.InstanceId)));
+        chained.EntityCalls.AddRange(entities);
         return chained;
     }
 

@@ -1,3 +1,4 @@
+using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Tests.Harness;
 using Kind = Microsoft.DurableTask.Protobuf.HistoryEvent.EventTypeOneofCase;
 
@@ -53,8 +54,10 @@ public sealed class InlineEntityCallTests
         Assert.Equal(OrchestrationRuntimeStatus.Completed, done.Status);
         Assert.Equal("1,11,11,111;no", done.Output<string>());
 
-        // The four calls inside the section ran inline, under one lease; the one after the release went through the inbox.
-        Assert.Equal(1, harness.Observed.InlineLeasesOf(entity));
+        // The lock was granted inline, and the four calls inside the section ran under its lease; the one after the
+        // release went through the inbox.
+        Assert.Equal(1, harness.Observed.SectionLocksOf(entity));
+        Assert.Equal(0, harness.Observed.InlineLeasesOf(entity));
         Assert.Equal(1, harness.Observed.InboxOperationsOf(entity));
 
         var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("inline"), includeState: true, harness.Token);
@@ -109,12 +112,128 @@ public sealed class InlineEntityCallTests
         var id = await harness.ScheduleAsync("relay-in-section", "r1", "relay-run");
         Assert.Equal(1, (await harness.WaitForCompletionAsync(id)).Output<int>());
 
-        // The operation ran once on the worker's first try and was given back, then ran from the inbox with its signal.
+        // The lock was granted inline; the operation ran once on the worker's first try and was given back (the entity
+        // stayed held for the lock), then ran from the inbox with its signal.
         var read = await harness.WaitForCompletionAsync("read-r1");
         Assert.Equal(OrchestrationRuntimeStatus.Completed, read.Status);
         var counter = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("r1"), includeState: true, harness.Token);
         Assert.Equal("7", counter?.SerializedState);
-        Assert.Equal(1, harness.Observed.InlineLeasesOf(new EntityInstanceId("relay", "r1").ToString()));
+        Assert.Equal(1, harness.Observed.SectionLocksOf(new EntityInstanceId("relay", "r1").ToString()));
         Assert.Equal(1, harness.Observed.InboxOperationsOf(new EntityInstanceId("relay", "r1").ToString()));
+    }
+
+    [Fact]
+    public async Task A_free_lock_is_granted_in_the_requesting_checkpoint_with_the_calls_under_it()
+    {
+        await using var harness = await EngineHarness.StartAsync(Register);
+        var checkpoints = new List<OrchestrationCheckpoint>();
+        harness.Observed.BeforeOrchestrationCommit = (workItem, checkpoint) =>
+        {
+            lock (checkpoints)
+            {
+                checkpoints.Add(checkpoint);
+            }
+
+            return Task.CompletedTask;
+        };
+        var entity = EntityTestApp.CounterId("free").ToString();
+
+        var done = await harness.RunAsync("lock-and-add", new CounterCall("free", "Add", 5), "free-run");
+
+        Assert.Equal(5, done.Output<int>());
+        Assert.Equal(1, harness.Observed.SectionLocksOf(entity));
+        Assert.Equal(0, harness.Observed.InboxOperationsOf(entity));
+
+        // The request, the grant, the call, its answer, the release and the end: one checkpoint, one commit.
+        var checkpoint = Assert.Single(checkpoints);
+        var kinds = checkpoint.NewHistory.Select(e => e.EventTypeCase).Where(k => k is not (Kind.OrchestratorStarted or Kind.OrchestratorCompleted)).ToList();
+        Assert.Equal(
+            [Kind.ExecutionStarted, Kind.EntityLockRequested, Kind.EntityLockGranted, Kind.EntityOperationCalled, Kind.EntityOperationCompleted, Kind.EntityUnlockSent, Kind.ExecutionCompleted],
+            kinds);
+        Assert.Equal(checkpoint.NewHistory, await harness.HistoryAsync("free-run"));
+
+        var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("free"), includeState: true, harness.Token);
+        Assert.Equal("5", state?.SerializedState);
+        Assert.Null(state?.LockedBy);
+    }
+
+    [Fact]
+    public async Task A_lock_set_of_several_free_entities_is_granted_at_once()
+    {
+        await using var harness = await EngineHarness.StartAsync(Register);
+
+        var done = await harness.RunAsync("lock-all", new[] { "set-a", "set-b" }, "set-run");
+
+        Assert.Equal(2, done.Output<int>());
+        foreach (var key in new[] { "set-a", "set-b" })
+        {
+            Assert.Equal(1, harness.Observed.SectionLocksOf(EntityTestApp.CounterId(key).ToString()));
+            Assert.Equal(0, harness.Observed.InboxOperationsOf(EntityTestApp.CounterId(key).ToString()));
+            var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId(key), includeState: true, harness.Token);
+            Assert.Equal("1", state?.SerializedState);
+            Assert.Null(state?.LockedBy);
+        }
+
+        var history = await harness.HistoryAsync("set-run");
+        Assert.Equal(1, history.Count(Kind.EntityLockRequested));
+        Assert.Equal(1, history.Count(Kind.EntityLockGranted));
+    }
+
+    [Fact]
+    public async Task A_held_lock_is_requested_through_the_inbox_and_granted_at_the_release()
+    {
+        var gate = new Gate();
+        await using var harness = await EngineHarness.StartAsync(r => EntityTestApp.Register(r, gate, new OverlapDetector()));
+        var entity = EntityTestApp.CounterId("held").ToString();
+
+        var holder = await harness.ScheduleAsync("holder", "held", "held-holder");
+        await gate.WaitForArrivalAsync(harness.Token);
+        var waiter = await harness.ScheduleAsync("lock-and-add", new CounterCall("held", "Add", 10), "held-waiter");
+        await harness.WaitForHistoryAsync(waiter, h => h.IndexOf(Kind.EntityLockRequested) >= 0, "to request the lock");
+        var locked = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("held"), cancellationToken: harness.Token);
+        Assert.Equal("held-holder", locked?.LockedBy);
+        Assert.Equal(1, harness.Observed.SectionLocksOf(entity));
+
+        gate.Release();
+        Assert.Equal(2, (await harness.WaitForCompletionAsync(holder)).Output<int>());
+        Assert.Equal(12, (await harness.WaitForCompletionAsync(waiter)).Output<int>());
+
+        // Only the holder's lock was granted inline; the waiter's went through the inbox.
+        Assert.Equal(1, harness.Observed.SectionLocksOf(entity));
+        var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("held"), includeState: true, harness.Token);
+        Assert.Equal("12", state?.SerializedState);
+        Assert.Null(state?.LockedBy);
+    }
+
+    [Fact]
+    public async Task A_lock_given_back_by_an_episode_that_continues_as_new_is_granted_through_the_inbox_and_released()
+    {
+        await using var harness = await EngineHarness.StartAsync(r =>
+        {
+            Register(r);
+            r.AddOrchestratorFunc<int, int>("lock-then-continue", async (ctx, round) =>
+            {
+                if (round == 0)
+                {
+                    // The episode the grant wakes continues as new: the worker gives the lock back, and the request
+                    // goes through the entity's inbox instead.
+                    await using (await ctx.Entities.LockEntitiesAsync(EntityTestApp.CounterId("gone")))
+                    {
+                    }
+
+                    ctx.ContinueAsNew(1);
+                    return 0;
+                }
+
+                return await ctx.Entities.CallEntityAsync<int>(EntityTestApp.CounterId("other"), "Add", 3);
+            });
+        });
+
+        var done = await harness.RunAsync("lock-then-continue", 0, "continue-run");
+
+        Assert.Equal(3, done.Output<int>());
+        Assert.Equal(1, harness.Observed.SectionLocksOf(EntityTestApp.CounterId("gone").ToString()));
+        var gone = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("gone"), includeState: true, harness.Token);
+        Assert.True(gone is null || (gone.SerializedState is null && gone.LockedBy is null), $"left: state {gone?.SerializedState}, locked by {gone?.LockedBy}");
     }
 }

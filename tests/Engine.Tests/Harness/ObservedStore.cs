@@ -15,6 +15,7 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<string, int> _entityBatches = [];
     private readonly Dictionary<string, int> _inlineCalls = [];
+    private readonly Dictionary<string, int> _sectionLocks = [];
     private long _orchestrationLocks;
     private long _sleptAfterLock;
 
@@ -89,6 +90,30 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
         {
             return _inlineCalls.GetValueOrDefault(entityId);
         }
+    }
+
+    /// <summary>Locks the worker granted inside the requesting episodes (before the request was sent), by entity id.</summary>
+    public int SectionLocksOf(string entityId)
+    {
+        lock (_sync)
+        {
+            return _sectionLocks.GetValueOrDefault(entityId);
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task<IReadOnlyList<EntityWorkItem>?> TryLockEntitiesForSectionAsync(HistoryEvent lockRequest, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var items = await Inner.TryLockEntitiesForSectionAsync(lockRequest, lease, cancellationToken);
+        lock (_sync)
+        {
+            foreach (var item in items ?? [])
+            {
+                _sectionLocks[item.InstanceId] = _sectionLocks.GetValueOrDefault(item.InstanceId) + 1;
+            }
+        }
+
+        return items;
     }
 
     /// <inheritdoc />

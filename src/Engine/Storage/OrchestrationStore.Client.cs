@@ -27,6 +27,7 @@ public sealed partial class OrchestrationStore
             _instances.Add(id, entry);
         }
 
+        Task? written = null;
         try
         {
             var batch = new StoreBatch();
@@ -45,22 +46,38 @@ public sealed partial class OrchestrationStore
             lock (_sync)
             {
                 sequence = NextSequence();
+
+                // With a dispatcher waiting for work, the start is written with the first episode's checkpoint
+                // instead of on its own: that episode runs at once, and this call returns when it committed.
+                if (instance.Metadata.ScheduledStartAt is null && _signals[(int)WorkItemKind.Orchestration].HasWaiter)
+                {
+                    var now = Now;
+                    var start = new UnwrittenStart([.. batch.DeleteInstances]);
+                    entry.UnwrittenStart = start;
+                    entry.History = [];
+                    AddMessage(entry, new PendingMessage(sequence, instance.ExecutionStarted, null, Persisted: false, ActivitySequence: 0), now);
+                    MakeReady(entry, now);
+                    written = start.Written.Task;
+                }
             }
 
-            var visibleAt = instance.Metadata.ScheduledStartAt;
-            batch.UpsertInstances.Add(instance.Metadata);
-            batch.InsertMessages.Add(new StoredMessage(sequence, id, visibleAt, instance.ExecutionStarted));
-            await _backend.CommitAsync(batch, CancellationToken.None).ConfigureAwait(false);
-            lock (_sync)
+            if (written is null)
             {
-                var now = Now;
-                var creating = entry.Creating!;
-                entry.Creating = null;
-                entry.History = [];
-                AddMessage(entry, new PendingMessage(sequence, instance.ExecutionStarted, visibleAt, Persisted: true, ActivitySequence: 0), now);
-                MakeReady(entry, now);
-                NotifyChanged(id, statusChangedTo: instance.Metadata);
-                creating.TrySetResult();
+                var visibleAt = instance.Metadata.ScheduledStartAt;
+                batch.UpsertInstances.Add(instance.Metadata);
+                batch.InsertMessages.Add(new StoredMessage(sequence, id, visibleAt, instance.ExecutionStarted));
+                await _backend.CommitAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                lock (_sync)
+                {
+                    var now = Now;
+                    var creating = entry.Creating!;
+                    entry.Creating = null;
+                    entry.History = [];
+                    AddMessage(entry, new PendingMessage(sequence, instance.ExecutionStarted, visibleAt, Persisted: true, ActivitySequence: 0), now);
+                    MakeReady(entry, now);
+                    NotifyChanged(id, statusChangedTo: instance.Metadata);
+                    creating.TrySetResult();
+                }
             }
         }
         catch
@@ -74,6 +91,13 @@ public sealed partial class OrchestrationStore
             }
 
             throw;
+        }
+
+        if (written is not null)
+        {
+            // The entry is the worker's now: a wait given up leaves the start to happen, as a lost reply would. A
+            // failed first checkpoint removed the instance (see CompleteOrchestrationAsync) and fails this call.
+            await written.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

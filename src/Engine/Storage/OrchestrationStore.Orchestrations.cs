@@ -21,7 +21,7 @@ public sealed partial class OrchestrationStore
             while (_readyOrchestrations.TryDequeue(out var candidate))
             {
                 candidate.Queued = false;
-                if (candidate.Removed || candidate.LeaseToken != 0 || candidate.Creating is not null || !CollectDeliverable(candidate, now, messages))
+                if (candidate.Removed || candidate.LeaseToken != 0 || candidate.IsReserved || !CollectDeliverable(candidate, now, messages))
                 {
                     messages.Clear();
                     continue;
@@ -93,6 +93,12 @@ public sealed partial class OrchestrationStore
         {
             var now = Now;
             entry = GetLeasedEntry(id, workItem.LeaseToken);
+            if (entry.UnwrittenStart is { } start)
+            {
+                // The client's start rides on this checkpoint: a terminal instance it replaces goes first.
+                batch.DeleteInstances.AddRange(start.Replaces);
+            }
+
             var sequences = new HashSet<long>(workItem.MessageSequences);
             consumed = entry.Inbox.FindAll(m => sequences.Contains(m.Sequence));
             foreach (var m in consumed)
@@ -191,7 +197,7 @@ public sealed partial class OrchestrationStore
         {
             await _backend.CommitAsync(batch, CancellationToken.None).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex)
         {
             lock (_sync)
             {
@@ -217,7 +223,20 @@ public sealed partial class OrchestrationStore
                 if (entry.LeaseToken == workItem.LeaseToken)
                 {
                     ReleaseLease(entry);
-                    MakeReady(entry, Now);
+                    if (entry.UnwrittenStart is { } start)
+                    {
+                        // The start was never written: the instance goes, and the client's call fails with the error.
+                        _instances.Remove(id);
+                        entry.Removed = true;
+                        entry.Creating?.TrySetResult();
+                        entry.Creating = null;
+                        entry.UnwrittenStart = null;
+                        start.Written.TrySetException(ex);
+                    }
+                    else
+                    {
+                        MakeReady(entry, Now);
+                    }
                 }
             }
 
@@ -236,6 +255,15 @@ public sealed partial class OrchestrationStore
             var statusChanged = entry.Metadata!.Status != metadata.Status;
             entry.Metadata = metadata;
             ReleaseLease(entry);
+            if (entry.UnwrittenStart is { } written)
+            {
+                var creating = entry.Creating!;
+                entry.Creating = null;
+                entry.UnwrittenStart = null;
+                creating.TrySetResult();
+                written.Written.TrySetResult();
+            }
+
             foreach (var m in selfMessages)
             {
                 AddMessage(entry, new PendingMessage(m.Sequence, m.Event, m.VisibleAt, Persisted: true, ActivitySequence: 0), now);

@@ -182,7 +182,7 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
     /// <summary>Puts an entry in its ready queue when it has work it may be given now.</summary>
     private void MakeReady(InstanceEntry entry, DateTime now)
     {
-        if (entry.Queued || entry.LeaseToken != 0 || entry.Creating is not null || entry.Removed)
+        if (entry.Queued || entry.LeaseToken != 0 || entry.IsReserved || entry.Removed)
         {
             return;
         }
@@ -465,6 +465,10 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
             }
 
             _statusWaiters.Clear();
+            foreach (var entry in _instances.Values)
+            {
+                entry.UnwrittenStart?.Written.TrySetException(new ObjectDisposedException(nameof(OrchestrationStore), "The store closed before the start was written."));
+            }
         }
 
         EngineTelemetry.Untrack(this);
@@ -503,8 +507,24 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         /// <summary>Set while the creating commit is in flight; the entry is not visible as an instance until then.</summary>
         public TaskCompletionSource? Creating { get; set; }
 
+        /// <summary>Set for a client's start that its first episode's checkpoint writes (with <see cref="Creating"/>).</summary>
+        public UnwrittenStart? UnwrittenStart { get; set; }
+
+        /// <summary>The id is taken while the rows are written; no work is handed out for it (an unwritten start's is).</summary>
+        public bool IsReserved => Creating is not null && UnwrittenStart is null;
+
         /// <summary>The instance finished (or was deleted) and left the store's memory.</summary>
         public bool Removed { get; set; }
+    }
+
+    /// <summary>
+    /// A client's start not yet written: the first episode's checkpoint writes the instance, and completes
+    /// <see cref="Written"/> (or fails it, and the instance is gone).
+    /// </summary>
+    /// <param name="Replaces">The terminal instance of the same id that the checkpoint deletes first, if any.</param>
+    private sealed record UnwrittenStart(List<string> Replaces)
+    {
+        public TaskCompletionSource Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>A message in an inbox. A volatile one (an activity result) has no inbox row: its activity row is deleted when it is consumed.</summary>
@@ -524,10 +544,16 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
     {
         private TaskCompletionSource _source = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        private bool _awaited;
+
+        /// <summary>True while a dispatcher sleeps on this signal: work made ready now is taken at once.</summary>
+        public bool HasWaiter => _awaited && !_source.Task.IsCompleted;
+
         /// <summary>The task to wait on; a signal set since the last wait is returned completed, and consumed.</summary>
         public Task GetWaitTask()
         {
             var task = _source.Task;
+            _awaited = !task.IsCompleted;
             if (task.IsCompleted)
             {
                 _source = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

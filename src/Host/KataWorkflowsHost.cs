@@ -130,6 +130,9 @@ internal static class KataWorkflowsHost
                     fileSizeLimitBytes: 64L * 1024 * 1024,
                     retainedFileCountLimit: logging.RetainedFiles);
             }
-        });
+
+            // Each host writes through its own logger: with the static Log.Logger, two hosts in one process (the tests)
+            // wrote through whichever set it last, and the first to stop closed it for both.
+        }, preserveStaticLogger: true);
     }
 }

@@ -37,7 +37,9 @@ public sealed partial class OrchestrationContextTests
                 Reached(log, "C");
                 return echoed;
             });
-        });
+
+            // Every episode replays from the top here; with sessions the code would run each point once.
+        }, o => o.ConfigureWorker = w => w.MaxOrchestrationSessions = 0);
         var id = await harness.ScheduleAsync("observed", null, "observed-1");
         var waiting = await harness.WaitForInstanceAsync(id, m => m.SerializedCustomStatus == "\"step 2\"", "to reach step 2");
         Assert.Equal(OrchestrationRuntimeStatus.Running, waiting.Status);

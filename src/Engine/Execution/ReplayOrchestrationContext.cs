@@ -24,6 +24,7 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
     private readonly DataConverter _converter;
     private readonly ILoggerFactory _loggerFactory;
     private readonly EntityFeature _entities;
+    private readonly ReplaySynchronizationContext _sync = new();
 
     // Actions produced by the code and not yet matched with a recorded event, in the order produced.
     private readonly Dictionary<int, OrchestratorAction> _pendingActions = [];
@@ -73,18 +74,39 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
 
     public override TaskOrchestrationEntityFeature Entities => _entities;
 
-    public OrchestratorResponse Run(IReadOnlyList<HistoryEvent> pastEvents, IReadOnlyList<HistoryEvent> newEvents)
+    /// <summary>Events fed to the code so far, over every episode this context ran.</summary>
+    public int EventsSeen { get; private set; }
+
+    /// <summary>The last event fed to the code (null before the first).</summary>
+    public HistoryEvent? LastEventSeen { get; private set; }
+
+    /// <summary>
+    /// True while the context can run the next episode where this one left off: the code is waiting, and it neither
+    /// finished nor was stopped by an error of its own.
+    /// </summary>
+    public bool CanContinue => _completion is null && _divergence is null && !_replayOnly;
+
+    public OrchestratorResponse Run(IReadOnlyList<HistoryEvent> pastEvents, IReadOnlyList<HistoryEvent> newEvents) => Run(pastEvents, 0, newEvents);
+
+    /// <summary>
+    /// Runs an episode on a context that already saw the first <paramref name="from"/> events of
+    /// <paramref name="pastEvents"/> (an extended session): the rest of the past events, which the previous episode's
+    /// checkpoint recorded, are replayed, then the new ones run. Without a session, <paramref name="from"/> is 0.
+    /// </summary>
+    public OrchestratorResponse Run(IReadOnlyList<HistoryEvent> pastEvents, int from, IReadOnlyList<HistoryEvent> newEvents)
     {
         var previous = SynchronizationContext.Current;
-        var sync = new ReplaySynchronizationContext();
-        SynchronizationContext.SetSynchronizationContext(sync);
+
+        // One synchronization context for the life of the code: the continuations it awaits were posted to it.
+        SynchronizationContext.SetSynchronizationContext(_sync);
         try
         {
+            // The episode's actions are those still unmatched when it ends: the last episode's were recorded.
             _isReplaying = true;
-            var index = 0;
-            foreach (var e in pastEvents)
+            var index = from;
+            for (var i = from; i < pastEvents.Count; i++)
             {
-                if (!Step(e, index++, sync))
+                if (!Feed(pastEvents[i], index++))
                 {
                     break;
                 }
@@ -95,7 +117,7 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
             {
                 foreach (var e in newEvents)
                 {
-                    if (!Step(e, index++, sync))
+                    if (!Feed(e, index++))
                     {
                         break;
                     }
@@ -108,6 +130,13 @@ internal sealed partial class ReplayOrchestrationContext : TaskOrchestrationCont
         }
 
         return BuildResponse();
+    }
+
+    private bool Feed(HistoryEvent e, int index)
+    {
+        EventsSeen = index + 1;
+        LastEventSeen = e;
+        return Step(e, index, _sync);
     }
 
     /// <summary>

@@ -54,7 +54,7 @@ public sealed class DurableTaskWorker : BackgroundService
         _converter = converter ?? DataConverter.Default;
         _time = timeProvider ?? TimeProvider.System;
         _logger = loggerFactory.CreateLogger<DurableTaskWorker>();
-        _orchestrations = new OrchestrationExecutor(registry, services, _converter, loggerFactory);
+        _orchestrations = new OrchestrationExecutor(registry, services, _converter, loggerFactory) { MaxSessions = _options.MaxOrchestrationSessions };
     }
 
     /// <inheritdoc />

@@ -24,6 +24,12 @@ public sealed class DurableTaskWorkerOptions
     /// <summary>How long shutdown waits for work in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Orchestrations whose code is kept waiting in memory between episodes (extended sessions), so an episode runs
+    /// only its new events instead of replaying the whole history; 0 replays every episode from the start.
+    /// </summary>
+    public int MaxOrchestrationSessions { get; set; } = 1024;
+
     /// <summary>The worker's name in logs.</summary>
     public string WorkerId { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
@@ -34,6 +40,11 @@ public sealed class DurableTaskWorkerOptions
         Positive(MaxConcurrentOrchestrations, nameof(MaxConcurrentOrchestrations));
         Positive(MaxConcurrentActivities, nameof(MaxConcurrentActivities));
         Positive(MaxConcurrentEntities, nameof(MaxConcurrentEntities));
+        if (MaxOrchestrationSessions < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxOrchestrationSessions), MaxOrchestrationSessions, "MaxOrchestrationSessions must be 0 or more.");
+        }
+
         if (LeaseDuration < TimeSpan.FromSeconds(1))
         {
             throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "LeaseDuration must be at least one second.");

@@ -58,6 +58,8 @@ internal sealed class SqliteBatchWriter : IDisposable
     private readonly Statement _checkpointRemainder;
     private readonly Statement _deleteInstance;
     private readonly Statement _upsertInstance;
+    private readonly Statement _updateProgress;
+    private readonly Statement _updateProgressAndStatus;
     private readonly Statement _truncateHistory;
     private readonly Statement _insertHistory;
     private readonly Statement _insertMessage;
@@ -103,6 +105,16 @@ internal sealed class SqliteBatchWriter : IDisposable
                 """,
                 "$id", "$name", "$version", "$execution", "$status", "$created", "$updated", "$completed",
                 "$scheduled", "$input", "$output", "$customStatus", "$failure", "$parent", "$tags", "$traceParent");
+
+            // A checkpoint's row update writes only the columns that move, so the indexes on CreatedAt and Status stay
+            // untouched (SQLite rewrites an index entry whenever its column is assigned, even to the same value).
+            const string Progress = "LastUpdatedAt = $updated, CompletedAt = $completed, Output = $output, CustomStatus = $customStatus, FailureDetails = $failure";
+            _updateProgress = Prepare(
+                $"UPDATE Instances SET {Progress} WHERE InstanceId = $id AND ExecutionId = $execution",
+                "$id", "$execution", "$updated", "$completed", "$output", "$customStatus", "$failure");
+            _updateProgressAndStatus = Prepare(
+                $"UPDATE Instances SET Status = $status, {Progress} WHERE InstanceId = $id AND ExecutionId = $execution",
+                "$id", "$execution", "$updated", "$completed", "$output", "$customStatus", "$failure", "$status");
             _truncateHistory = Prepare("DELETE FROM History WHERE InstanceId = $id AND ExecutionId <> $keep", "$id", "$keep");
             _insertHistory = Prepare(
                 "INSERT INTO History (InstanceId, ExecutionId, SequenceNumber, EventType, Data) VALUES ($id, $execution, $sequence, $type, $data)",
@@ -448,6 +460,20 @@ internal sealed class SqliteBatchWriter : IDisposable
         for (var i = 0; i < batch.UpsertInstances.Count; i++)
         {
             var m = batch.UpsertInstances[i];
+            if (batch.ProgressOnly.TryGetValue(m.InstanceId, out var statusChanged))
+            {
+                var update = (statusChanged ? _updateProgressAndStatus.Set(7, (int)m.Status) : _updateProgress)
+                    .Set(0, m.InstanceId).Set(1, m.ExecutionId).Set(2, SqliteRecords.ToTicks(m.LastUpdatedAt))
+                    .Set(3, SqliteRecords.ToTicksOrNull(m.CompletedAt)).Set(4, m.SerializedOutput).Set(5, m.SerializedCustomStatus)
+                    .Set(6, encoded.InstanceFailures[i]);
+                if (update.Execute() == 1)
+                {
+                    continue;
+                }
+
+                // Not the row the store thought it was: write it whole.
+            }
+
             _upsertInstance
                 .Set(0, m.InstanceId).Set(1, m.Name).Set(2, m.Version).Set(3, m.ExecutionId).Set(4, (int)m.Status)
                 .Set(5, SqliteRecords.ToTicks(m.CreatedAt)).Set(6, SqliteRecords.ToTicks(m.LastUpdatedAt))
@@ -579,7 +605,7 @@ internal sealed class SqliteBatchWriter : IDisposable
             return this;
         }
 
-        public void Execute() => _command.ExecuteNonQuery();
+        public int Execute() => _command.ExecuteNonQuery();
 
         public object? ExecuteScalar() => _command.ExecuteScalar();
 

@@ -111,6 +111,40 @@ public sealed class SqliteStoreBackendParityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Progress_only_row_updates_match_the_in_memory_backend_and_fall_back_to_whole_rows()
+    {
+        var batch = new StoreBatch();
+
+        // A checkpoint that keeps the status, one that finishes the run, and hints that do not hold: a row that is not
+        // stored, and one of another execution. Each must leave the row the in-memory backend's whole replacement does.
+        var stored1 = (await _memory.ReadInstanceAsync("inst-01", true, Ct))!;
+        var stored2 = (await _memory.ReadInstanceAsync("inst-02", true, Ct))!;
+        batch.UpsertInstances.Add(stored1 with { LastUpdatedAt = TempDatabase.T0.AddHours(2), SerializedCustomStatus = "\"step 2\"" });
+        batch.ProgressOnly["inst-01"] = false;
+        batch.UpsertInstances.Add(stored2 with
+        {
+            Status = OrchestrationRuntimeStatus.Completed,
+            LastUpdatedAt = TempDatabase.T0.AddHours(3),
+            CompletedAt = TempDatabase.T0.AddHours(3),
+            SerializedOutput = "\"done\"",
+        });
+        batch.ProgressOnly["inst-02"] = true;
+        batch.UpsertInstances.Add(TempDatabase.Instance("new-01"));
+        batch.ProgressOnly["new-01"] = false;
+        batch.UpsertInstances.Add(TempDatabase.Instance("inst-03") with { ExecutionId = "e9", SerializedInput = "\"again\"" });
+        batch.ProgressOnly["inst-03"] = true;
+        await BothCommit(batch);
+
+        foreach (var id in new[] { "inst-01", "inst-02", "new-01", "inst-03" })
+        {
+            Assert.Equal(Describe.Instance(await _memory.ReadInstanceAsync(id, true, Ct)), Describe.Instance(await _sqlite.ReadInstanceAsync(id, true, Ct)));
+        }
+
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await _sqlite.ReadInstanceAsync("inst-02", false, Ct))?.Status);
+        Assert.Equal(Describe.State(await _memory.OpenAsync(Ct)), Describe.State(await _sqlite.OpenAsync(Ct)));
+    }
+
+    [Fact]
     public async Task Delete_truncate_and_continue_as_new_match_the_in_memory_backend()
     {
         var batch = new StoreBatch();

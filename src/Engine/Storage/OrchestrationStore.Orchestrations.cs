@@ -126,6 +126,11 @@ public sealed partial class OrchestrationStore
             }
 
             batch.UpsertInstances.Add(metadata);
+            if (entry.UnwrittenStart is null && !checkpoint.StartsNewExecution)
+            {
+                batch.ProgressOnly[id] = metadata.Status != entry.Metadata!.Status;
+            }
+
             StageInlineEntityCalls(checkpoint, now, batch, entitySteps);
             if (!metadata.IsTerminal)
             {

@@ -47,6 +47,14 @@ public sealed class StoreBatch
     /// <summary>Instance rows inserted or replaced whole.</summary>
     public List<OrchestrationMetadata> UpsertInstances { get; } = [];
 
+    /// <summary>
+    /// Ids among <see cref="UpsertInstances"/> whose row is stored already and keeps what identifies the execution
+    /// (name, version, execution id, creation and start times, input, parent, tags, trace parent), so a backend may
+    /// write only what moves (status, times, output, custom status, failure); the value says whether the status
+    /// changed. A backend that replaces rows whole may ignore it.
+    /// </summary>
+    public Dictionary<string, bool> ProgressOnly { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Executions whose history is dropped because the instance continued as new: (instance, execution to keep).</summary>
     public List<(string InstanceId, string KeepExecutionId)> TruncateHistory { get; } = [];
 

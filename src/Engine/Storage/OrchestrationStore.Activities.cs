@@ -60,7 +60,7 @@ public sealed partial class OrchestrationStore
                 var entry = _instances[instance.InstanceId];
                 var now = Now;
                 AddMessage(entry, new PendingMessage(NextSequence(), result, null, Persisted: false, ActivitySequence: sequence), now);
-                MakeReady(entry, now);
+                MakeReady(entry, now, wake: !workItem.CallerTakesNextEpisode);
                 return;
             }
         }

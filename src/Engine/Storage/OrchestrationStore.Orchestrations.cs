@@ -279,7 +279,7 @@ public sealed partial class OrchestrationStore
                 _readyActivities.Enqueue(new ActivityEntry(activity));
             }
 
-            if (activities.Count > 0)
+            if (activities.Count > 0 && !checkpoint.CallerTakesActivity)
             {
                 _signals[(int)WorkItemKind.Activity].Set();
             }

@@ -179,8 +179,11 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         }
     }
 
-    /// <summary>Puts an entry in its ready queue when it has work it may be given now.</summary>
-    private void MakeReady(InstanceEntry entry, DateTime now)
+    /// <summary>
+    /// Puts an entry in its ready queue when it has work it may be given now, and wakes its dispatcher unless
+    /// <paramref name="wake"/> is false (the caller takes the work from the queue itself).
+    /// </summary>
+    private void MakeReady(InstanceEntry entry, DateTime now, bool wake = true)
     {
         if (entry.Queued || entry.LeaseToken != 0 || entry.IsReserved || entry.Removed)
         {
@@ -205,7 +208,10 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
         {
             entry.Queued = true;
             _readyOrchestrations.Enqueue(entry);
-            _signals[(int)WorkItemKind.Orchestration].Set();
+            if (wake)
+            {
+                _signals[(int)WorkItemKind.Orchestration].Set();
+            }
         }
     }
 

@@ -58,6 +58,12 @@ public sealed class ActivityWorkItem
     internal StoredActivity Activity { get; }
 
     internal long LeaseToken { get; }
+
+    /// <summary>
+    /// Set by a worker that takes the orchestration's next episode itself once the result is handed in: the store then
+    /// queues the orchestration without waking a dispatcher for it.
+    /// </summary>
+    internal bool CallerTakesNextEpisode { get; set; }
 }
 
 /// <summary>An entity with a batch of operations handed to one worker under a lease.</summary>
@@ -132,6 +138,12 @@ public sealed class OrchestrationCheckpoint
     /// <see cref="NewHistory"/>, and the entities' new states are committed with this checkpoint.
     /// </summary>
     public List<InlineEntityCall> EntityCalls { get; } = [];
+
+    /// <summary>
+    /// Set by a worker that runs the checkpoint's one activity itself once it committed: the store then queues it
+    /// without waking a dispatcher for it.
+    /// </summary>
+    internal bool CallerTakesActivity { get; set; }
 }
 
 /// <summary>An entity operation run inside an episode's checkpoint: the leased entity and what the operation left.</summary>

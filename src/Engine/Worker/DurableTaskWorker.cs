@@ -32,6 +32,7 @@ public sealed class DurableTaskWorker : BackgroundService
     private readonly ILogger _logger;
     private readonly OrchestrationExecutor _orchestrations;
     private readonly ConcurrentDictionary<object, byte> _inFlight = new();
+    private readonly SemaphoreSlim[] _slots;
     private readonly CancellationTokenSource _activityShutdown = new();
 
     /// <summary>Creates a worker.</summary>
@@ -54,6 +55,12 @@ public sealed class DurableTaskWorker : BackgroundService
         _converter = converter ?? DataConverter.Default;
         _time = timeProvider ?? TimeProvider.System;
         _logger = loggerFactory.CreateLogger<DurableTaskWorker>();
+        _slots =
+        [
+            new SemaphoreSlim(_options.MaxConcurrentOrchestrations, _options.MaxConcurrentOrchestrations),
+            new SemaphoreSlim(_options.MaxConcurrentActivities, _options.MaxConcurrentActivities),
+            new SemaphoreSlim(_options.MaxConcurrentEntities, _options.MaxConcurrentEntities),
+        ];
         _orchestrations = new OrchestrationExecutor(registry, services, _converter, loggerFactory) { MaxSessions = _options.MaxOrchestrationSessions };
     }
 
@@ -65,9 +72,9 @@ public sealed class DurableTaskWorker : BackgroundService
         using var registration = stoppingToken.Register(() => _activityShutdown.Cancel());
         var loops = new[]
         {
-            DispatchAsync(WorkItemKind.Orchestration, _options.MaxConcurrentOrchestrations, stoppingToken),
-            DispatchAsync(WorkItemKind.Activity, _options.MaxConcurrentActivities, stoppingToken),
-            DispatchAsync(WorkItemKind.Entity, _options.MaxConcurrentEntities, stoppingToken),
+            DispatchAsync(WorkItemKind.Orchestration, stoppingToken),
+            DispatchAsync(WorkItemKind.Activity, stoppingToken),
+            DispatchAsync(WorkItemKind.Entity, stoppingToken),
             RenewLeasesAsync(stoppingToken),
         };
         await Task.WhenAll(loops).ConfigureAwait(false);
@@ -77,13 +84,18 @@ public sealed class DurableTaskWorker : BackgroundService
     /// <inheritdoc />
     public override void Dispose()
     {
+        foreach (var slots in _slots)
+        {
+            slots.Dispose();
+        }
+
         _activityShutdown.Dispose();
         base.Dispose();
     }
 
-    private async Task DispatchAsync(WorkItemKind kind, int concurrency, CancellationToken stoppingToken)
+    private async Task DispatchAsync(WorkItemKind kind, CancellationToken stoppingToken)
     {
-        using var slots = new SemaphoreSlim(concurrency, concurrency);
+        var slots = _slots[(int)kind];
         var running = new ConcurrentDictionary<Task, byte>();
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -103,19 +115,10 @@ public sealed class DurableTaskWorker : BackgroundService
                     continue;
                 }
 
-                _inFlight[item] = 0;
-                var task = Task.Run(() => ProcessAsync(item), CancellationToken.None);
+                var task = Task.Run(() => RunAsync(item), CancellationToken.None);
                 running[task] = 0;
                 _ = task.ContinueWith(
-                    t =>
-                    {
-                        _inFlight.TryRemove(item, out _);
-                        running.TryRemove(t, out _);
-                        slots.Release();
-                    },
-                    CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously,
-                    TaskScheduler.Default);
+                    t => running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -143,18 +146,75 @@ public sealed class DurableTaskWorker : BackgroundService
         }
     }
 
-    private Task ProcessAsync(object item) => item switch
+    /// <summary>
+    /// Runs a work item under the slot its dispatcher took for it, then the work it hands on, if any: the activity an
+    /// episode scheduled, or the episode an activity's result made ready. Each comes with a slot of its own kind,
+    /// taken only when one was free, and is taken from the store's queue like any work, but without waking the
+    /// dispatcher for it: when one client's run goes step by step, every step then runs on the thread that made it
+    /// ready, without two thread wake-ups per step.
+    /// </summary>
+    private async Task RunAsync(object? item)
     {
-        OrchestrationWorkItem o => ProcessOrchestrationAsync(o),
-        ActivityWorkItem a => ProcessActivityAsync(a),
-        EntityWorkItem e => ProcessEntityAsync(e),
-        _ => Task.CompletedTask,
+        while (item is not null)
+        {
+            _inFlight[item] = 0;
+            object? next = null;
+            try
+            {
+                next = item switch
+                {
+                    OrchestrationWorkItem o => await ProcessOrchestrationAsync(o).ConfigureAwait(false),
+                    ActivityWorkItem a => await ProcessActivityAsync(a).ConfigureAwait(false),
+                    EntityWorkItem e => await ProcessEntityAsync(e).ConfigureAwait(false),
+                    _ => null,
+                };
+            }
+            finally
+            {
+                _inFlight.TryRemove(item, out _);
+                _slots[(int)KindOf(item)].Release();
+            }
+
+            item = next;
+        }
+    }
+
+    private static WorkItemKind KindOf(object item) => item switch
+    {
+        OrchestrationWorkItem => WorkItemKind.Orchestration,
+        ActivityWorkItem => WorkItemKind.Activity,
+        _ => WorkItemKind.Entity,
     };
 
-    private async Task ProcessOrchestrationAsync(OrchestrationWorkItem workItem)
+    /// <summary>Takes the next work of a kind from the store under a slot already held; gives the slot back when there is none.</summary>
+    private async Task<object?> TakeHandedOnAsync(WorkItemKind kind)
+    {
+        try
+        {
+            object? next = kind == WorkItemKind.Activity
+                ? await _store.TryLockActivityAsync(_options.LeaseDuration, CancellationToken.None).ConfigureAwait(false)
+                : await _store.TryLockOrchestrationAsync(_options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+            if (next is not null)
+            {
+                return next;
+            }
+        }
+        catch (Exception ex)
+        {
+            // The work stays queued: the dispatcher finds it at its next look (at the latest after its idle poll).
+            Log.DispatchFailed(_logger, kind.ToString(), ex);
+        }
+
+        _slots[(int)kind].Release();
+        return null;
+    }
+
+    /// <summary>Runs an episode and commits it; returns the activity it scheduled when this task runs that next.</summary>
+    private async Task<object?> ProcessOrchestrationAsync(OrchestrationWorkItem workItem)
     {
         var startedAt = Stopwatch.GetTimestamp();
         var entityLeases = new List<EntityWorkItem>();
+        bool takesActivity = false, committed = false;
         try
         {
             var now = _time.GetUtcNow().UtcDateTime;
@@ -179,8 +239,12 @@ public sealed class DurableTaskWorker : BackgroundService
                 ranCode = true;
             }
 
-            await _store.CompleteOrchestrationAsync(workItem, checkpoint!, CancellationToken.None).ConfigureAwait(false);
-            var status = checkpoint!.Metadata.Status;
+            // One activity and a free activity slot: this task runs it next, so nobody needs to be woken for it.
+            takesActivity = checkpoint!.Activities.Count == 1 && !checkpoint.Metadata.IsTerminal && _slots[(int)WorkItemKind.Activity].Wait(0);
+            checkpoint.CallerTakesActivity = takesActivity;
+            await _store.CompleteOrchestrationAsync(workItem, checkpoint, CancellationToken.None).ConfigureAwait(false);
+            committed = true;
+            var status = checkpoint.Metadata.Status;
             EngineTelemetry.RecordEpisode(workItem.Metadata, checkpoint.Metadata, ranCode, Stopwatch.GetElapsedTime(startedAt));
             if (traced && (checkpoint.Metadata.IsTerminal || checkpoint.StartsNewExecution))
             {
@@ -209,6 +273,19 @@ public sealed class DurableTaskWorker : BackgroundService
             await AbandonEntityLeasesAsync(entityLeases).ConfigureAwait(false);
             await _store.AbandonOrchestrationAsync(workItem, _options.ErrorBackoff, CancellationToken.None).ConfigureAwait(false);
         }
+
+        if (!takesActivity)
+        {
+            return null;
+        }
+
+        if (committed)
+        {
+            return await TakeHandedOnAsync(WorkItemKind.Activity).ConfigureAwait(false);
+        }
+
+        _slots[(int)WorkItemKind.Activity].Release();
+        return null;
     }
 
     /// <summary>
@@ -375,7 +452,8 @@ public sealed class DurableTaskWorker : BackgroundService
         leases.Clear();
     }
 
-    private async Task ProcessActivityAsync(ActivityWorkItem workItem)
+    /// <summary>Runs an activity and hands in its result; returns the episode it made ready when this task runs that next.</summary>
+    private async Task<object?> ProcessActivityAsync(ActivityWorkItem workItem)
     {
         var request = workItem.Request;
         using var span = EngineTelemetry.StartActivitySpan(request);
@@ -400,7 +478,7 @@ public sealed class DurableTaskWorker : BackgroundService
         {
             Log.ActivityInterrupted(_logger, workItem.InstanceId, request.Name, request.TaskId);
             await _store.AbandonActivityAsync(workItem, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-            return;
+            return null;
         }
         catch (Exception ex)
         {
@@ -413,6 +491,9 @@ public sealed class DurableTaskWorker : BackgroundService
         EngineTelemetry.RecordActivity(request.Name, Stopwatch.GetElapsedTime(started), result.TaskFailed is null);
         span?.Dispose(); // The span is the execution; it ends before the result can move the orchestration on.
         Log.ActivityFinished(_logger, workItem.InstanceId, request.Name, request.TaskId, result.TaskFailed is null ? "completed" : "failed");
+        // A free orchestration slot: this task runs the episode the result makes ready, so nobody needs to be woken for it.
+        var takesEpisode = _slots[(int)WorkItemKind.Orchestration].Wait(0);
+        workItem.CallerTakesNextEpisode = takesEpisode;
         try
         {
             await _store.CompleteActivityAsync(workItem, result, CancellationToken.None).ConfigureAwait(false);
@@ -421,9 +502,16 @@ public sealed class DurableTaskWorker : BackgroundService
         {
             Log.LeaseLost(_logger, workItem.InstanceId);
         }
+        catch when (takesEpisode)
+        {
+            _slots[(int)WorkItemKind.Orchestration].Release();
+            throw;
+        }
+
+        return takesEpisode ? await TakeHandedOnAsync(WorkItemKind.Orchestration).ConfigureAwait(false) : null;
     }
 
-    private async Task ProcessEntityAsync(EntityWorkItem workItem)
+    private async Task<object?> ProcessEntityAsync(EntityWorkItem workItem)
     {
         try
         {
@@ -439,6 +527,8 @@ public sealed class DurableTaskWorker : BackgroundService
             Log.EntityBatchAbandoned(_logger, workItem.InstanceId, ex);
             await _store.AbandonEntityAsync(workItem, _options.ErrorBackoff, CancellationToken.None).ConfigureAwait(false);
         }
+
+        return null;
     }
 
     /// <summary>Runs an entity batch with its own service scope (entities may take scoped services).</summary>

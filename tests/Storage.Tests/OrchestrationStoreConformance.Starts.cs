@@ -11,18 +11,22 @@ namespace KataWorkflows.Storage.Tests;
 public abstract partial class OrchestrationStoreConformance
 {
     /// <summary>A dispatcher's wait for orchestration work that sleeps (the first waits only consume earlier wake-ups).</summary>
-    private static Task SleepingDispatcher(IOrchestrationStore store, CancellationToken cancellationToken)
+    private static Task SleepingDispatcher(IOrchestrationStore store, CancellationToken cancellationToken) =>
+        SleepingDispatcherOf(store, WorkItemKind.Orchestration, cancellationToken);
+
+    /// <summary>A dispatcher's wait for work of a kind that sleeps (the first waits only consume earlier wake-ups).</summary>
+    private static Task SleepingDispatcherOf(IOrchestrationStore store, WorkItemKind kind, CancellationToken cancellationToken)
     {
         for (var i = 0; i < 10; i++)
         {
-            var wait = store.WaitForWorkAsync(WorkItemKind.Orchestration, TimeSpan.FromMinutes(5), cancellationToken);
+            var wait = store.WaitForWorkAsync(kind, TimeSpan.FromMinutes(5), cancellationToken);
             if (!wait.IsCompleted)
             {
                 return wait;
             }
         }
 
-        throw new InvalidOperationException("The store keeps waking its orchestration dispatcher with no work to give.");
+        throw new InvalidOperationException($"The store keeps waking its {kind} dispatcher with no work to give.");
     }
 
     [Fact]

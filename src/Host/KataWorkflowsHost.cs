@@ -74,6 +74,7 @@ internal static class KataWorkflowsHost
                 w.MaxConcurrentOrchestrations = options.Worker.MaxConcurrentOrchestrations;
                 w.MaxConcurrentActivities = options.Worker.MaxConcurrentActivities;
                 w.MaxConcurrentEntities = options.Worker.MaxConcurrentEntities;
+                w.MaxOrchestrationSessions = options.Worker.MaxOrchestrationSessions;
                 w.ShutdownTimeout = options.Worker.ShutdownTimeout;
             });
             engine.Registry.AddSandboxOrchestrations().AddSandboxActivities();

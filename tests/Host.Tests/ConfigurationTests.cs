@@ -22,6 +22,7 @@ public sealed class ConfigurationTests
     [InlineData("KataWorkflows:RunRoot", "--KataWorkflows:RunRoot=")]
     [InlineData("KataWorkflows:StateDirectory", "--KataWorkflows:StateDirectory=/proc/kwf-cannot-exist/state")]
     [InlineData("KataWorkflows:Worker:MaxConcurrentActivities", "--KataWorkflows:Worker:MaxConcurrentActivities=0")]
+    [InlineData("KataWorkflows:Worker:MaxOrchestrationSessions", "--KataWorkflows:Worker:MaxOrchestrationSessions=-1")]
     [InlineData("KataWorkflows:Faults:Spec", "--KataWorkflows:Faults:Spec=sandbox.nothing:fail")]
     [InlineData("KataWorkflows:Limits:MaxRequestBytes", "--KataWorkflows:Limits:MaxRequestBytes=10")]
     [InlineData("KataWorkflows:Logging:File", "--KataWorkflows:Logging:File=logs/kwf.json")]

@@ -151,7 +151,7 @@ public sealed class DurableTaskWorker : BackgroundService
     /// episode scheduled, or the episode an activity's result made ready. Each comes with a slot of its own kind,
     /// taken only when one was free, and is taken from the store's queue like any work, but without waking the
     /// dispatcher for it: when one client's run goes step by step, every step then runs on the thread that made it
-    /// ready, without two thread wake-ups per step.
+    /// ready, without two thread wake-ups per step. Once the worker is stopping, nothing more is handed on.
     /// </summary>
     private async Task RunAsync(object? item)
     {
@@ -240,7 +240,8 @@ public sealed class DurableTaskWorker : BackgroundService
             }
 
             // One activity and a free activity slot: this task runs it next, so nobody needs to be woken for it.
-            takesActivity = checkpoint!.Activities.Count == 1 && !checkpoint.Metadata.IsTerminal && _slots[(int)WorkItemKind.Activity].Wait(0);
+            takesActivity = checkpoint!.Activities.Count == 1 && !checkpoint.Metadata.IsTerminal && !_activityShutdown.IsCancellationRequested
+                && _slots[(int)WorkItemKind.Activity].Wait(0);
             checkpoint.CallerTakesActivity = takesActivity;
             await _store.CompleteOrchestrationAsync(workItem, checkpoint, CancellationToken.None).ConfigureAwait(false);
             committed = true;
@@ -492,7 +493,7 @@ public sealed class DurableTaskWorker : BackgroundService
         span?.Dispose(); // The span is the execution; it ends before the result can move the orchestration on.
         Log.ActivityFinished(_logger, workItem.InstanceId, request.Name, request.TaskId, result.TaskFailed is null ? "completed" : "failed");
         // A free orchestration slot: this task runs the episode the result makes ready, so nobody needs to be woken for it.
-        var takesEpisode = _slots[(int)WorkItemKind.Orchestration].Wait(0);
+        var takesEpisode = !token.IsCancellationRequested && _slots[(int)WorkItemKind.Orchestration].Wait(0);
         workItem.CallerTakesNextEpisode = takesEpisode;
         try
         {

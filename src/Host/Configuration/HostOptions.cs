@@ -79,6 +79,9 @@ internal sealed class WorkerSection
     /// <summary>Entity batches run at once.</summary>
     public int MaxConcurrentEntities { get; set; } = Environment.ProcessorCount * 2;
 
+    /// <summary>Running orchestrations whose code waits in memory between episodes (extended sessions); 0 turns them off.</summary>
+    public int MaxOrchestrationSessions { get; set; } = 1024;
+
     /// <summary>How long a stopping host lets running work finish.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

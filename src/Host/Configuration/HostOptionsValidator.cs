@@ -59,6 +59,10 @@ internal static class HostOptionsValidator
         Positive(o.Worker.MaxConcurrentOrchestrations, "Worker:MaxConcurrentOrchestrations", Error);
         Positive(o.Worker.MaxConcurrentActivities, "Worker:MaxConcurrentActivities", Error);
         Positive(o.Worker.MaxConcurrentEntities, "Worker:MaxConcurrentEntities", Error);
+        if (o.Worker.MaxOrchestrationSessions < 0)
+        {
+            Error("Worker:MaxOrchestrationSessions", $"must be 0 or more, got {o.Worker.MaxOrchestrationSessions}");
+        }
         if (o.Worker.ShutdownTimeout <= TimeSpan.Zero)
         {
             Error("Worker:ShutdownTimeout", $"must be positive, got {o.Worker.ShutdownTimeout}");

@@ -124,4 +124,19 @@ public sealed class ExtendedSessionTests
         Assert.Equal("116;2,4,8,16", done.Output<string>());
         Assert.Equal(2, starts.Of(id));
     }
+
+    [Fact]
+    public async Task A_terminated_run_leaves_no_session_behind()
+    {
+        var starts = new Starts();
+        await using var harness = await EngineHarness.StartAsync(r => Register(r, starts));
+        var id = await harness.ScheduleAsync("steps", 1, "terminated-run");
+        await harness.WaitForHistoryAsync(id, h => h.Any(e => e.TimerFired is not null), "to fire its timer");
+        var executor = harness.Executor;
+        Assert.Equal(1, executor.Sessions);
+
+        await harness.Client.TerminateInstanceAsync(id, "enough", cancellationToken: harness.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await harness.WaitForCompletionAsync(id)).Status);
+        Assert.Equal(0, executor.Sessions);
+    }
 }

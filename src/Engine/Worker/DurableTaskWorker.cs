@@ -64,6 +64,9 @@ public sealed class DurableTaskWorker : BackgroundService
         _orchestrations = new OrchestrationExecutor(registry, services, _converter, loggerFactory) { MaxSessions = _options.MaxOrchestrationSessions };
     }
 
+    /// <summary>The executor that runs this worker's episodes (tests read its sessions).</summary>
+    internal OrchestrationExecutor Executor => _orchestrations;
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -237,6 +240,11 @@ public sealed class DurableTaskWorker : BackgroundService
                 checkpoint = ActionApplier.Apply(workItem, episode, response, now);
                 checkpoint = await RunEntityCallsInlineAsync(workItem, checkpoint, now, entityLeases, traced, orchestrationSpan).ConfigureAwait(false);
                 ranCode = true;
+            }
+            else
+            {
+                // Terminated without running its code: the code waiting in memory will never go on.
+                _orchestrations.EndSession(workItem.InstanceId);
             }
 
             // One activity and a free activity slot: this task runs it next, so nobody needs to be woken for it.

@@ -1,3 +1,4 @@
+using KataWorkflows.Engine.Execution;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Worker;
@@ -71,6 +72,9 @@ public sealed class EngineHarness : IAsyncDisposable
 
     /// <summary>Cancelled when the test's time budget is spent (or the test run is cancelled).</summary>
     public CancellationToken Token => _timeout.Token;
+
+    /// <summary>The running worker's episode executor.</summary>
+    public OrchestrationExecutor Executor => _worker?.Executor ?? throw new InvalidOperationException("The worker is not running.");
 
     /// <summary>Opens a store over a new backend and starts a worker running what <paramref name="configure"/> registers.</summary>
     public static async Task<EngineHarness> StartAsync(Action<DurableTaskRegistry> configure, Action<HarnessOptions>? options = null)

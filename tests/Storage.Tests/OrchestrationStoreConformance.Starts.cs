@@ -39,15 +39,18 @@ public abstract partial class OrchestrationStoreConformance
         var start = store.CreateInstanceAsync(Instance("riding", replaceTerminal: true), Ct);
         await dispatcher.WaitAsync(timeout.Token);
 
-        // Nothing is written yet: the instance is not there for readers, and a restart now would not know it.
+        // Nothing is written yet: a reader (a client joining the same start) waits for the first checkpoint.
         Assert.False(start.IsCompleted);
-        Assert.Null(await store.GetInstanceAsync("riding", includePayloads: false, Ct));
+        var read = store.GetInstanceAsync("riding", includePayloads: false, Ct);
+        Assert.Empty((await store.QueryInstancesAsync(new OrchestrationQuery(), Ct)).Instances);
         var workItem = await LockAsync(store, "riding");
         Assert.Equal([HistoryEvent.EventTypeOneofCase.ExecutionStarted], Kinds(workItem.NewMessages));
         Assert.False(start.IsCompleted);
+        Assert.False(read.IsCompleted);
 
         await RunEpisodeAsync(store, workItem, Actions.ScheduleTask(0, "Charge", "1"));
         await start.WaitAsync(timeout.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Running, (await read.WaitAsync(timeout.Token))?.Status);
 
         Assert.Equal(OrchestrationRuntimeStatus.Running, (await GetAsync(store, "riding")).Status);
         store = await RestartAsync(store, location);
@@ -70,9 +73,11 @@ public abstract partial class OrchestrationStoreConformance
         var dispatcher = SleepingDispatcher(store, timeout.Token);
         var start = store.CreateInstanceAsync(Instance("again", replaceTerminal: true), Ct);
         await dispatcher.WaitAsync(timeout.Token);
-        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await GetAsync(store, "again")).Status);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, Assert.Single((await store.QueryInstancesAsync(new OrchestrationQuery(), Ct)).Instances).Status);
+        var read = store.GetInstanceAsync("again", includePayloads: false, Ct);
         await RunEpisodeAsync(store, await LockAsync(store, "again"));
         await start.WaitAsync(timeout.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Running, (await read.WaitAsync(timeout.Token))?.Status);
 
         store = await RestartAsync(store, location);
         Assert.Equal(OrchestrationRuntimeStatus.Running, (await GetAsync(store, "again")).Status);
@@ -90,7 +95,9 @@ public abstract partial class OrchestrationStoreConformance
         var workItem = await LockAsync(store, "doomed");
         location.Faults.Fail = b => b.UpsertInstances.Any(i => i.InstanceId == "doomed") ? new IOException("disk full") : null;
 
+        var read = store.GetInstanceAsync("doomed", includePayloads: false, Ct);
         await Assert.ThrowsAsync<IOException>(() => store.CompleteOrchestrationAsync(workItem, Episode(workItem), Ct));
+        Assert.Null(await read.WaitAsync(timeout.Token));
         var error = await Assert.ThrowsAsync<IOException>(() => start.WaitAsync(timeout.Token));
         Assert.Equal("disk full", error.Message);
         location.Faults.Fail = null;

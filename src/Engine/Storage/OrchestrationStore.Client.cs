@@ -165,12 +165,30 @@ public sealed partial class OrchestrationStore
     public async Task<OrchestrationMetadata?> GetInstanceAsync(string instanceId, bool includePayloads, CancellationToken cancellationToken)
     {
         await EnsureStarted().ConfigureAwait(false);
-        lock (_sync)
+        while (true)
         {
-            if (_instances.TryGetValue(instanceId, out var entry) && entry is { Creating: null, Removed: false, Metadata: { } metadata })
+            Task? creating = null;
+            lock (_sync)
             {
-                return includePayloads ? metadata : metadata.WithoutPayloads();
+                if (_instances.TryGetValue(instanceId, out var entry) && entry is { Removed: false, Metadata: { } metadata })
+                {
+                    if (entry.Creating is null)
+                    {
+                        return includePayloads ? metadata : metadata.WithoutPayloads();
+                    }
+
+                    creating = entry.Creating.Task;
+                }
             }
+
+            if (creating is null)
+            {
+                break;
+            }
+
+            // An instance being created is answered once its creation committed or failed, so a caller that joins a
+            // start made at the same moment (the same request id) finds the instance rather than nothing.
+            await creating.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return await _backend.ReadInstanceAsync(instanceId, includePayloads, cancellationToken).ConfigureAwait(false);

@@ -17,6 +17,7 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
     private readonly Dictionary<string, int> _inlineCalls = [];
     private readonly Dictionary<string, int> _sectionLocks = [];
     private long _orchestrationLocks;
+    private Task? _orchestrationDispatcherSleep;
     private long _sleptAfterLock;
 
     /// <summary>Runs before an episode's checkpoint is committed; the commit waits for it.</summary>
@@ -71,6 +72,23 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
             }
 
             await changed.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Waits until the orchestration dispatcher sleeps waiting for work (it takes new work at once then).</summary>
+    public async Task WaitForOrchestrationDispatcherAsleepAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            lock (_sync)
+            {
+                if (_orchestrationDispatcherSleep is { IsCompleted: false })
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(5, cancellationToken);
         }
     }
 
@@ -167,6 +185,7 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
         {
             lock (_sync)
             {
+                _orchestrationDispatcherSleep = wait;
                 _sleptAfterLock = _orchestrationLocks;
                 Changed();
             }

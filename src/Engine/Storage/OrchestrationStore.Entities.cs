@@ -233,8 +233,7 @@ public sealed partial class OrchestrationStore
         lock (_sync)
         {
             var now = Now;
-            if (!_instances.TryGetValue(entityInstanceId, out var entry) || !entry.IsEntity || entry.Removed || entry.LeaseToken != 0
-                || entry.Creating is not null || entry.Entity!.LockedBy != caller || FirstDeliverableEntityMessage(entry, now) is not null)
+            if (!_instances.TryGetValue(entityInstanceId, out var entry) || !IsIdleEntity(entry, now) || entry.Entity!.LockedBy != caller)
             {
                 return null;
             }
@@ -271,9 +270,7 @@ public sealed partial class OrchestrationStore
                     return null;
                 }
 
-                if (_instances.TryGetValue(id, out var entry) && !entry.Removed
-                    && (!entry.IsEntity || entry.LeaseToken != 0 || entry.Creating is not null || entry.Entity!.LockedBy is not null
-                        || FirstDeliverableEntityMessage(entry, now) is not null))
+                if (_instances.TryGetValue(id, out var entry) && !entry.Removed && (!IsIdleEntity(entry, now) || entry.Entity!.LockedBy is not null))
                 {
                     return null;
                 }
@@ -298,6 +295,10 @@ public sealed partial class OrchestrationStore
             return leased;
         }
     }
+
+    /// <summary>An entity no worker holds, that exists, and that has nothing it could deliver before a new message.</summary>
+    private static bool IsIdleEntity(InstanceEntry entry, DateTime now) =>
+        entry is { IsEntity: true, Removed: false, LeaseToken: 0, Creating: null } && FirstDeliverableEntityMessage(entry, now) is null;
 
     /// <summary>
     /// Stages the entity operations an episode ran inline (<see cref="OrchestrationCheckpoint.EntityCalls"/>) in its
@@ -413,15 +414,6 @@ public sealed partial class OrchestrationStore
         {
             if (_instances.TryGetValue(workItem.InstanceId, out var entry) && entry.LeaseToken == workItem.LeaseToken)
             {
-                ReleaseLease(entry);
-                if (entry.Entity!.IsEmpty && entry.Inbox.Count == 0)
-                {
-                    // An entity made in memory for a lock given back: it was never written, and leaves memory again.
-                    _instances.Remove(entry.InstanceId);
-                    entry.Removed = true;
-                    return;
-                }
-
                 var now = Now;
                 if (delay > TimeSpan.Zero)
                 {
@@ -429,7 +421,7 @@ public sealed partial class OrchestrationStore
                     _timers.Enqueue(entry, now + delay);
                 }
 
-                MakeReady(entry, now);
+                EndEntityLease(entry, now);
             }
         }
     }
@@ -474,7 +466,6 @@ public sealed partial class OrchestrationStore
             var consumedSet = consumed.ToHashSet();
             entry.Inbox.RemoveAll(consumedSet.Contains);
             entry.Entity = record;
-            ReleaseLease(entry);
             foreach (var (child, start) in created)
             {
                 ActivateNewInstance(child, start, now);
@@ -485,15 +476,7 @@ public sealed partial class OrchestrationStore
                 Deliver(target, message, now);
             }
 
-            if (record.IsEmpty && entry.Inbox.Count == 0)
-            {
-                entry.Removed = true;
-                _instances.Remove(entry.InstanceId);
-            }
-            else
-            {
-                MakeReady(entry, now);
-            }
+            EndEntityLease(entry, now);
         }
     }
 
@@ -601,16 +584,7 @@ public sealed partial class OrchestrationStore
             var consumedSet = consumed.ToHashSet();
             entry.Inbox.RemoveAll(consumedSet.Contains);
             entry.Entity = record;
-            ReleaseLease(entry);
-            if (record.IsEmpty && entry.Inbox.Count == 0)
-            {
-                entry.Removed = true;
-                _instances.Remove(entry.InstanceId);
-            }
-            else
-            {
-                MakeReady(entry, now);
-            }
+            EndEntityLease(entry, now);
         }
     }
 
@@ -626,18 +600,30 @@ public sealed partial class OrchestrationStore
                 continue;
             }
 
-            ReleaseLease(entry);
-            if (entry.Entity!.IsEmpty && entry.Inbox.Count == 0
-                && _instances.TryGetValue(entry.InstanceId, out var current) && ReferenceEquals(current, entry))
+            EndEntityLease(entry, now);
+        }
+    }
+
+    /// <summary>
+    /// Ends an entity's lease. An entity with no state, no lock and no mail leaves memory: nothing of it is stored (one
+    /// made in memory for a lock or a message that was given back) or the commit that emptied it deleted its row. Any
+    /// other is offered its next work.
+    /// </summary>
+    private void EndEntityLease(InstanceEntry entry, DateTime now)
+    {
+        ReleaseLease(entry);
+        if (entry.Entity!.IsEmpty && entry.Inbox.Count == 0)
+        {
+            if (_instances.TryGetValue(entry.InstanceId, out var current) && ReferenceEquals(current, entry))
             {
                 _instances.Remove(entry.InstanceId);
-                entry.Removed = true;
             }
-            else
-            {
-                MakeReady(entry, now);
-            }
+
+            entry.Removed = true;
+            return;
         }
+
+        MakeReady(entry, now);
     }
 
     /// <summary>

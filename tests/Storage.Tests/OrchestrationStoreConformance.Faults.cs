@@ -41,6 +41,40 @@ public abstract partial class OrchestrationStoreConformance
             Actions.SignalEntity(4, Counter.ToString(), "poke"));
 
     [Fact]
+    public async Task Callers_waiting_for_a_child_whose_creating_commit_fails_go_on_and_find_no_instance()
+    {
+        var (store, location) = await NewFaultableStoreAsync();
+        using var timeout = Timeout();
+        await CreateAsync(store, "p");
+        var workItem = await LockAsync(store, "p");
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        location.Faults.Hold = async b =>
+        {
+            if (b.UpsertInstances.Any(i => i.InstanceId == "p-child"))
+            {
+                held.TrySetResult();
+                await release.Task;
+            }
+        };
+        location.Faults.Fail = b => b.UpsertInstances.Any(i => i.InstanceId == "p-child") ? new IOException("disk full") : null;
+
+        var commit = store.CompleteOrchestrationAsync(workItem, BusyEpisode(workItem), Ct);
+        await held.Task.WaitAsync(timeout.Token);
+
+        // The child's id is reserved while its creating commit is in flight: a reader and a sender wait for it.
+        var read = store.GetInstanceAsync("p-child", includePayloads: false, Ct);
+        var send = store.SendMessageAsync("p-child", Messages.Event("early"), Ct);
+        Assert.False(read.IsCompleted);
+        Assert.False(send.IsCompleted);
+
+        release.SetResult();
+        await Assert.ThrowsAsync<IOException>(() => commit);
+        Assert.Null(await read.WaitAsync(timeout.Token));
+        await Assert.ThrowsAsync<InstanceNotFoundException>(() => send.WaitAsync(timeout.Token));
+    }
+
+    [Fact]
     public async Task A_failed_checkpoint_commit_changes_nothing_and_the_work_item_is_offered_again()
     {
         var (store, location) = await NewFaultableStoreAsync();

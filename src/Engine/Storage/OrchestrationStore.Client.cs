@@ -84,10 +84,7 @@ public sealed partial class OrchestrationStore
         {
             lock (_sync)
             {
-                _instances.Remove(id);
-                entry.Removed = true;
-                entry.Creating?.TrySetResult();
-                entry.Creating = null;
+                DropUnwritten(entry);
             }
 
             throw;

@@ -445,8 +445,7 @@ public sealed partial class OrchestrationStore
             {
                 foreach (var (child, _) in created)
                 {
-                    _instances.Remove(child.InstanceId);
-                    child.Removed = true;
+                    DropUnwritten(child);
                 }
 
                 entry.Committing = false;

@@ -208,8 +208,7 @@ public sealed partial class OrchestrationStore
             {
                 foreach (var (child, _) in children)
                 {
-                    _instances.Remove(child.InstanceId);
-                    child.Removed = true;
+                    DropUnwritten(child);
                 }
 
                 foreach (var (target, _) in deliveries)
@@ -231,11 +230,7 @@ public sealed partial class OrchestrationStore
                     if (entry.UnwrittenStart is { } start)
                     {
                         // The start was never written: the instance goes, and the client's call fails with the error.
-                        _instances.Remove(id);
-                        entry.Removed = true;
-                        entry.Creating?.TrySetResult();
-                        entry.Creating = null;
-                        entry.UnwrittenStart = null;
+                        DropUnwritten(entry);
                         start.Written.TrySetException(ex);
                     }
                     else
@@ -380,6 +375,19 @@ public sealed partial class OrchestrationStore
 
         AddMessage(target, new PendingMessage(message.Sequence, message.Event, message.VisibleAt, Persisted: true, ActivitySequence: 0), now);
         MakeReady(target, now);
+    }
+
+    /// <summary>
+    /// Drops an instance whose creating commit failed: its id is free again, and whoever waits for the creation
+    /// (a message sender, a reader) goes on and finds no instance.
+    /// </summary>
+    private void DropUnwritten(InstanceEntry entry)
+    {
+        _instances.Remove(entry.InstanceId);
+        entry.Removed = true;
+        entry.UnwrittenStart = null;
+        entry.Creating?.TrySetResult();
+        entry.Creating = null;
     }
 
     /// <summary>Drops a terminal instance from memory; whatever still sits in its inbox is deleted.</summary>

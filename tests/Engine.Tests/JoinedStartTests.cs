@@ -42,4 +42,21 @@ public sealed class JoinedStartTests
         Assert.Equal(OrchestrationRuntimeStatus.Completed, done.Status);
         Assert.Equal(7, done.Output<int>());
     }
+
+    [Fact]
+    public async Task A_start_after_the_worker_stopped_is_written_on_its_own_and_runs_when_a_worker_is_back()
+    {
+        await using var harness = await EngineHarness.StartAsync(r =>
+            r.AddOrchestratorFunc<int, int>("echo", (_, x) => Task.FromResult(x)));
+        await harness.Observed.WaitForOrchestrationDispatcherAsleepAsync(harness.Token);
+
+        // The dispatcher's last sleep ended with the worker: no start may wait for it to write the run.
+        await harness.StopAsync();
+        var id = await harness.Client.ScheduleNewOrchestrationInstanceAsync("echo", 5, new StartOrchestrationOptions { InstanceId = "after-stop" }, harness.Token)
+            .WaitAsync(TimeSpan.FromSeconds(10), harness.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Pending, (await harness.Client.GetInstanceAsync(id, cancellationToken: harness.Token))?.Status);
+
+        await harness.StartWorkerAsync();
+        Assert.Equal(5, (await harness.WaitForCompletionAsync(id)).Output<int>());
+    }
 }

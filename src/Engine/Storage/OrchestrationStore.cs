@@ -382,9 +382,10 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
     {
         TimeSpan wait;
         Task signal;
+        var work = _signals[(int)kind];
         lock (_sync)
         {
-            signal = _signals[(int)kind].GetWaitTask();
+            signal = work.GetWaitTask();
             var now = Now;
             wait = maxWait;
             if (kind != WorkItemKind.Activity && _timers.TryPeek(out _, out var due))
@@ -401,11 +402,13 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
             {
                 wait = Min(wait, _nextLeaseCheck - now);
             }
-        }
 
-        if (wait <= TimeSpan.Zero || signal.IsCompleted)
-        {
-            return Task.CompletedTask;
+            if (wait <= TimeSpan.Zero || signal.IsCompleted)
+            {
+                return Task.CompletedTask;
+            }
+
+            work.Sleepers++;
         }
 
         return WaitAsync(signal, wait, cancellationToken);
@@ -419,6 +422,14 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
             catch (TimeoutException)
             {
                 // Time to look at timers and leases again.
+            }
+            finally
+            {
+                // A dispatcher that stopped (cancelled) or woke no longer counts as one that takes new work at once.
+                lock (_sync)
+                {
+                    work.Sleepers--;
+                }
             }
         }
 
@@ -550,16 +561,16 @@ public sealed partial class OrchestrationStore : IOrchestrationStore
     {
         private TaskCompletionSource _source = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        private bool _awaited;
+        /// <summary>Dispatchers sleeping on this signal (kept under the store's lock).</summary>
+        public int Sleepers { get; set; }
 
         /// <summary>True while a dispatcher sleeps on this signal: work made ready now is taken at once.</summary>
-        public bool HasWaiter => _awaited && !_source.Task.IsCompleted;
+        public bool HasWaiter => Sleepers > 0;
 
         /// <summary>The task to wait on; a signal set since the last wait is returned completed, and consumed.</summary>
         public Task GetWaitTask()
         {
             var task = _source.Task;
-            _awaited = !task.IsCompleted;
             if (task.IsCompleted)
             {
                 _source = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -80,42 +80,44 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
     {
         while (true)
         {
+            Task changed;
             lock (_sync)
             {
                 if (_orchestrationDispatcherSleep is { IsCompleted: false })
                 {
                     return;
                 }
+
+                changed = _changed.Task;
             }
 
-            await Task.Delay(5, cancellationToken);
+            // A sleep starts only in WaitForWorkAsync, which signals the change.
+            await changed.WaitAsync(cancellationToken);
         }
     }
 
     /// <summary>Entity operations handed to the entity dispatcher (through the entity's inbox), by entity id.</summary>
-    public int InboxOperationsOf(string entityId)
-    {
-        lock (_sync)
-        {
-            return _entityBatches.GetValueOrDefault(entityId);
-        }
-    }
+    public int InboxOperationsOf(string entityId) => CountOf(_entityBatches, entityId);
 
     /// <summary>Leases the worker got to run entity calls inside the calling episodes, by entity id.</summary>
-    public int InlineLeasesOf(string entityId)
+    public int InlineLeasesOf(string entityId) => CountOf(_inlineCalls, entityId);
+
+    /// <summary>Locks the worker granted inside the requesting episodes (before the request was sent), by entity id.</summary>
+    public int SectionLocksOf(string entityId) => CountOf(_sectionLocks, entityId);
+
+    private int CountOf(Dictionary<string, int> counts, string entityId)
     {
         lock (_sync)
         {
-            return _inlineCalls.GetValueOrDefault(entityId);
+            return counts.GetValueOrDefault(entityId);
         }
     }
 
-    /// <summary>Locks the worker granted inside the requesting episodes (before the request was sent), by entity id.</summary>
-    public int SectionLocksOf(string entityId)
+    private void Count(Dictionary<string, int> counts, string entityId, int by)
     {
         lock (_sync)
         {
-            return _sectionLocks.GetValueOrDefault(entityId);
+            counts[entityId] = counts.GetValueOrDefault(entityId) + by;
         }
     }
 
@@ -123,12 +125,9 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
     public override async Task<IReadOnlyList<EntityWorkItem>?> TryLockEntitiesForSectionAsync(HistoryEvent lockRequest, TimeSpan lease, CancellationToken cancellationToken)
     {
         var items = await Inner.TryLockEntitiesForSectionAsync(lockRequest, lease, cancellationToken);
-        lock (_sync)
+        foreach (var item in items ?? [])
         {
-            foreach (var item in items ?? [])
-            {
-                _sectionLocks[item.InstanceId] = _sectionLocks.GetValueOrDefault(item.InstanceId) + 1;
-            }
+            Count(_sectionLocks, item.InstanceId, 1);
         }
 
         return items;
@@ -140,10 +139,7 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
         var item = await Inner.TryLockEntityAsync(lease, cancellationToken);
         if (item is not null)
         {
-            lock (_sync)
-            {
-                _entityBatches[item.InstanceId] = _entityBatches.GetValueOrDefault(item.InstanceId) + item.Operations.Count;
-            }
+            Count(_entityBatches, item.InstanceId, item.Operations.Count);
         }
 
         return item;
@@ -155,10 +151,7 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
         var item = await Inner.TryLockEntityForCallAsync(entityInstanceId, call, lease, cancellationToken);
         if (item is not null)
         {
-            lock (_sync)
-            {
-                _inlineCalls[entityInstanceId] = _inlineCalls.GetValueOrDefault(entityInstanceId) + 1;
-            }
+            Count(_inlineCalls, entityInstanceId, 1);
         }
 
         return item;

@@ -53,6 +53,7 @@ public sealed class SandboxHarness : IAsyncDisposable
     private readonly CancellationTokenSource _timeout;
     private readonly string _directory;
     private readonly InMemoryStoreBackend? _memory;
+    private readonly System.Threading.Channels.Channel<FaultStrike> _strikes = System.Threading.Channels.Channel.CreateUnbounded<FaultStrike>();
     private DurableTaskWorker? _worker;
 
     private SandboxHarness(SandboxHarnessOptions options)
@@ -79,6 +80,7 @@ public sealed class SandboxHarness : IAsyncDisposable
         services.AddSingleton<RecordingSandboxStore>();
         services.AddSingleton<ISandboxStore>(sp => sp.GetRequiredService<RecordingSandboxStore>());
         Services = services.BuildServiceProvider(validateScopes: true);
+        Faults.Struck += (_, strike) => _strikes.Writer.TryWrite(strike);
         Registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
         _memory = options.Sqlite ? null : new InMemoryStoreBackend();
         (Store, Log, Client, Sandboxes) = OpenStore();
@@ -110,6 +112,12 @@ public sealed class SandboxHarness : IAsyncDisposable
 
     /// <summary>The VMs the mock hypervisor runs.</summary>
     public MockHypervisor Hypervisor => Services.GetRequiredService<MockHypervisor>();
+
+    /// <summary>The mock hypervisor's recording wrapper, which the activities call.</summary>
+    public RecordingHypervisor Recorder => Services.GetRequiredService<RecordingHypervisor>();
+
+    /// <summary>The fault injector the activities pass through (it outlives restarts, as the harness's drivers do).</summary>
+    public FaultInjector Faults => Services.GetRequiredService<FaultInjector>();
 
     /// <summary>The noop agent's book of guest sandboxes and containers.</summary>
     public NoopAgent Agent => Services.GetRequiredService<NoopAgent>();
@@ -156,6 +164,23 @@ public sealed class SandboxHarness : IAsyncDisposable
         (Store, Log, Client, Sandboxes) = OpenStore();
         await Store.StartAsync(Token);
         await StartWorkerAsync();
+    }
+
+    /// <summary>
+    /// Waits until a fault rule strikes at a step and point (strikes since the harness started count, each once). Wait
+    /// for this, not for the step to be taken, before acting on a fault: a step taken has not yet reached its fault,
+    /// and a host stopped in between leaves the fault to strike in the next host.
+    /// </summary>
+    public async Task<FaultStrike> WaitForStrikeAsync(string step, FaultPoint point)
+    {
+        while (true)
+        {
+            var strike = await _strikes.Reader.ReadAsync(Token);
+            if (strike.Point == point && string.Equals(strike.Step, step, StringComparison.OrdinalIgnoreCase))
+            {
+                return strike;
+            }
+        }
     }
 
     /// <summary>Runs a call and returns its result.</summary>

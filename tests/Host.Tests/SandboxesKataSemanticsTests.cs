@@ -23,7 +23,7 @@ public sealed class SandboxesKataSemanticsTests
 
         Assert.Equal("Completed", killed.Status);
         Assert.Equal(
-            "SIGKILL not sent, nothing to kill: Container not ready, running or paused, impossible to signal the container (container c1 is stopped)",
+            "SIGKILL not sent: Container not ready, running or paused, impossible to signal the container (container c1 is stopped)",
             Note(killed));
         Assert.Equal(
             (StatusCode.FailedPrecondition, "Container not ready, running or paused, impossible to signal the container (container c1 is stopped)"),
@@ -47,9 +47,9 @@ public sealed class SandboxesKataSemanticsTests
             await host.Sandboxes.KillContainerAsync(OnContainer("sb1", "zz", new { signal = 9 }), cancellationToken: host.Token));
 
         Assert.Equal(
-            "SIGKILL not sent, nothing to kill: Sandbox not ready or running, impossible to signal the container (sandbox sb1 is paused)", Note(paused));
+            "SIGKILL not sent: Sandbox not ready or running, impossible to signal the container (sandbox sb1 is paused)", Note(paused));
         Assert.Equal(
-            "SIGKILL not sent, nothing to kill: Sandbox not ready or running, impossible to signal the container (sandbox sb1 is stopped)", Note(stopped));
+            "SIGKILL not sent: Sandbox not ready or running, impossible to signal the container (sandbox sb1 is stopped)", Note(stopped));
         Assert.Equal("Stopped", SandboxState(stopped));
         Assert.Equal((StatusCode.NotFound, "Container does not exist: zz"), (unknown.StatusCode, unknown.Status.Detail));
     }

@@ -127,8 +127,8 @@ internal sealed partial class SandboxSession
         }
         catch (SandboxPreconditionException refused) when (signal == SigKill)
         {
-            // A stopped container has no process left; a paused or stopped sandbox has no agent to ask. Nothing to kill.
-            return Result() with { Note = $"SIGKILL not sent, nothing to kill: {refused.Message}" };
+            // A stopped container has no process left; a paused or stopped sandbox has no agent to ask.
+            return Result() with { Note = $"SIGKILL not sent: {refused.Message}" };
         }
 
         try

@@ -99,8 +99,8 @@ public sealed class SandboxCommandTests(HostFixture host) : IClassFixture<HostFi
         var json = (await host.KwfAsync("--json", "container", "kill", "sb-kill", "c1", "--signal", "9", "--all")).Expect(ExitCodes.Ok).Json;
         var term = (await host.KwfAsync("container", "kill", "sb-kill", "c1", "--signal", "TERM")).Expect(ExitCodes.FailedPrecondition);
 
-        Assert.Contains($"note: SIGKILL not sent, nothing to kill: {Why}\n", kill.Out, StringComparison.Ordinal);
-        Assert.Equal(("completed", $"SIGKILL not sent, nothing to kill: {Why}"), ((string?)json["outcome"], (string?)json["result"]!["note"]));
+        Assert.Contains($"note: SIGKILL not sent: {Why}\n", kill.Out, StringComparison.Ordinal);
+        Assert.Equal(("completed", $"SIGKILL not sent: {Why}"), ((string?)json["outcome"], (string?)json["result"]!["note"]));
         Assert.Contains(Why, term.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("note:", term.Out, StringComparison.Ordinal);
     }

@@ -309,8 +309,8 @@ public sealed class ContainerCallTests
         var calls = h.Calls.All.Count;
         var stoppedSandbox = await h.CallAsync(Ops.KillContainer, TestSandboxes.Container("sb1", "c2") with { Signal = 9, All = true });
 
-        Assert.Equal("SIGKILL not sent, nothing to kill: Container not ready, running or paused, impossible to signal the container (container c1 is stopped)", stoppedContainer.Note);
-        Assert.Equal("SIGKILL not sent, nothing to kill: Sandbox not ready or running, impossible to signal the container (sandbox sb1 is stopped)", stoppedSandbox.Note);
+        Assert.Equal("SIGKILL not sent: Container not ready, running or paused, impossible to signal the container (container c1 is stopped)", stoppedContainer.Note);
+        Assert.Equal("SIGKILL not sent: Sandbox not ready or running, impossible to signal the container (sandbox sb1 is stopped)", stoppedSandbox.Note);
         Assert.Equal(calls, h.Calls.All.Count);
         Assert.Equal(SandboxState.Stopped, stoppedSandbox.Sandbox!.State);
     }

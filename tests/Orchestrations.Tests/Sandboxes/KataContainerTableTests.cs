@@ -132,7 +132,7 @@ public sealed class KataContainerTableTests
             var why = sandboxState is Ready or Running
                 ? $"Container not ready, running or paused, impossible to signal the container (container c1 is {StateTransitions.Name(containerState)})"
                 : $"Sandbox not ready or running, impossible to signal the container (sandbox sb1 is {StateTransitions.Name(sandboxState)})";
-            Assert.Equal($"SIGKILL not sent, nothing to kill: {why}", result.Note);
+            Assert.Equal($"SIGKILL not sent: {why}", result.Note);
             Assert.Equal(calls, h.Calls.All.Count);
         }
 

@@ -14,6 +14,7 @@ using KataWorkflows.Orchestrations.Sandboxes;
 using KataWorkflows.Storage.Sqlite;
 using Microsoft.DurableTask.Protobuf;
 using EntityMetadata = KataWorkflows.Engine.EntityMetadata;
+using Ops = KataWorkflows.Orchestrations.Sandboxes.SandboxOrchestrations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -199,6 +200,56 @@ public sealed class SandboxHarness : IAsyncDisposable
         {
             return ex;
         }
+    }
+
+    /// <summary>
+    /// Brings a new sandbox with one container into the given pair of states through the API, the way a client would,
+    /// and checks that it got there. The reachable pairs: a ready sandbox has ready or stopped containers, a running one
+    /// any, a paused one ready, paused or stopped ones, a stopped one only stopped ones.
+    /// </summary>
+    public async Task<SandboxRecord> ArrangeAsync(string sandboxId, string containerId, SandboxState sandbox, SandboxState container)
+    {
+        switch (sandbox, container)
+        {
+            case (SandboxState.Ready, SandboxState.Ready or SandboxState.Stopped):
+                await CallAsync(Ops.CreateSandbox, TestSandboxes.Create(sandboxId, containerId));
+                break;
+            case (SandboxState.Running, _):
+            case (SandboxState.Paused, SandboxState.Ready or SandboxState.Paused or SandboxState.Stopped):
+                await CallAsync(Ops.RunSandbox, TestSandboxes.Create(sandboxId));
+                await CallAsync(Ops.CreateContainer, TestSandboxes.NewContainer(sandboxId, containerId));
+                if (container != SandboxState.Ready)
+                {
+                    await CallAsync(Ops.StartContainer, TestSandboxes.Container(sandboxId, containerId));
+                }
+
+                if (sandbox == SandboxState.Running && container == SandboxState.Paused)
+                {
+                    await CallAsync(Ops.PauseContainer, TestSandboxes.Container(sandboxId, containerId));
+                }
+
+                break;
+            case (SandboxState.Stopped, SandboxState.Stopped):
+                await CallAsync(Ops.RunSandbox, TestSandboxes.Create(sandboxId, containerId));
+                await CallAsync(Ops.StopSandbox, TestSandboxes.Sandbox(sandboxId));
+                break;
+            default:
+                throw new ArgumentException($"a {sandbox} sandbox cannot have a {container} container");
+        }
+
+        if (container == SandboxState.Stopped && sandbox != SandboxState.Stopped)
+        {
+            await CallAsync(Ops.StopContainer, TestSandboxes.Container(sandboxId, containerId));
+        }
+
+        if (sandbox == SandboxState.Paused)
+        {
+            await CallAsync(Ops.PauseSandbox, TestSandboxes.Sandbox(sandboxId));
+        }
+
+        var record = await RequireRecordAsync(sandboxId);
+        Assert.Equal((sandbox, container), (record.State, record.FindContainer(containerId)!.State));
+        return record;
     }
 
     /// <summary>The committed record of a sandbox; null when there is none.</summary>

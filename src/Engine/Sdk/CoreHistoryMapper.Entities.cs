@@ -23,6 +23,29 @@ public sealed partial class CoreHistoryMapper
     private CoreHistory.HistoryEvent EntityToCore(P.HistoryEvent historyEvent, DateTime episodeTime)
     {
         var id = historyEvent.EventId;
+        var target = historyEvent.EventTypeCase switch
+        {
+            P.HistoryEvent.EventTypeOneofCase.EntityOperationSignaled => historyEvent.EntityOperationSignaled.TargetInstanceId,
+            P.HistoryEvent.EventTypeOneofCase.EntityOperationCalled => historyEvent.EntityOperationCalled.TargetInstanceId,
+            P.HistoryEvent.EventTypeOneofCase.EntityUnlockSent => historyEvent.EntityUnlockSent.TargetInstanceId,
+            _ => null,
+        };
+        var needsTarget = historyEvent.EventTypeCase is P.HistoryEvent.EventTypeOneofCase.EntityOperationSignaled
+            or P.HistoryEvent.EventTypeOneofCase.EntityOperationCalled
+            or P.HistoryEvent.EventTypeOneofCase.EntityUnlockSent;
+        if (needsTarget && string.IsNullOrEmpty(target))
+        {
+            // The message form, as delivered to an entity's inbox, belongs to entity batches, not to orchestration history.
+            throw new ArgumentException(
+                $"History event {id} ({historyEvent.EventTypeCase}) has no target entity: it is an entity's inbox message, not an event of an orchestration's history.",
+                nameof(historyEvent));
+        }
+
+        if (needsTarget && !IsEntityInstanceId(target))
+        {
+            throw new ArgumentException($"History event {id} ({historyEvent.EventTypeCase}) targets '{target}', which is not an entity id (@name@key).", nameof(historyEvent));
+        }
+
         switch (historyEvent.EventTypeCase)
         {
             case P.HistoryEvent.EventTypeOneofCase.EntityOperationSignaled:

@@ -52,8 +52,9 @@ public sealed class SdkOrchestrationSessionTests
         elsewhere.Next(TaskCompleted(0, "2"));
 
         var session = runner.CreateSession();
-        var first = session.RunEpisode(afterOne[..^2], afterOne[^2..^1]);
+        var first = session.RunEpisode([], afterOne[..2]);
         Assert.True(first.Replayed);
+        Assert.Equal("Inc", Assert.Single(first.Actions).ScheduleTask.Name);
 
         // Another worker ran the second episode: the committed history holds an episode this session never ran.
         var third = session.RunEpisode(elsewhere.History, [OrchestratorStarted(T0.AddSeconds(5)), TaskCompleted(1, "3")]);
@@ -61,6 +62,27 @@ public sealed class SdkOrchestrationSessionTests
         Assert.True(third.Replayed);
         Assert.Equal("Inc", Assert.Single(third.Actions).ScheduleTask.Name);
         Assert.Equal(2, third.Actions[0].Id);
+    }
+
+    [Fact]
+    public void An_episode_offered_again_after_its_commit_failed_is_replayed_on_the_shorter_history()
+    {
+        var runner = ChainRunner(3);
+        var driver = new EpisodeDriver(runner, "Chain", "1");
+        driver.Start();
+        var committed = driver.History.ToList();
+
+        var session = runner.CreateSession();
+        session.RunEpisode([], committed[..2]);
+        var second = session.RunEpisode(committed, [OrchestratorStarted(T0.AddSeconds(1)), TaskCompleted(0, "2")]);
+        Assert.False(second.Replayed);
+
+        // That episode's checkpoint did not commit: the store offers it again on the history before it.
+        var again = session.RunEpisode(committed, [OrchestratorStarted(T0.AddSeconds(2)), TaskCompleted(0, "2")]);
+
+        Assert.True(again.Replayed);
+        Assert.Equal(1, Assert.Single(again.Actions).Id);
+        Assert.Equal("2", again.Actions[0].ScheduleTask.Input);
     }
 
     [Fact]

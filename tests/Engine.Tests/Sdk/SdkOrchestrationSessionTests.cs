@@ -65,6 +65,28 @@ public sealed class SdkOrchestrationSessionTests
     }
 
     [Fact]
+    public void An_episode_another_worker_ran_without_actions_is_not_skipped()
+    {
+        var runner = EpisodeDriver.Runner(r => r.AddOrchestratorFunc<object?, string>("TwoEvents", async (ctx, _) =>
+        {
+            var a = await ctx.WaitForExternalEvent<string>("a");
+            var b = await ctx.WaitForExternalEvent<string>("b");
+            return a + b;
+        }));
+        var elsewhere = new EpisodeDriver(runner, "TwoEvents", null);
+        elsewhere.Start();
+        var session = runner.CreateSession();
+        session.RunEpisode([], elsewhere.History[..2]);
+
+        // Another worker delivered "a"; that episode produced no action, so only its OrchestratorStarted shows it.
+        elsewhere.Next(EventRaised("a", "\"x\""));
+        var done = session.RunEpisode(elsewhere.History, [OrchestratorStarted(T0.AddSeconds(5)), EventRaised("b", "\"y\"")]);
+
+        Assert.True(done.Replayed);
+        Assert.Equal("\"xy\"", Assert.Single(done.Actions).CompleteOrchestration.Result);
+    }
+
+    [Fact]
     public void An_episode_offered_again_after_its_commit_failed_is_replayed_on_the_shorter_history()
     {
         var runner = ChainRunner(3);

@@ -1,6 +1,9 @@
+using KataWorkflows.Engine.Tests.Entities;
+using KataWorkflows.Engine.Tests.Harness;
 using KataWorkflows.Engine.Tests.Replay;
 using Microsoft.DurableTask.Protobuf;
 using Dt = Microsoft.DurableTask;
+using DtEntities = Microsoft.DurableTask.Entities;
 
 namespace KataWorkflows.Engine.Tests.Sdk;
 
@@ -69,5 +72,49 @@ public sealed class RecordedHistoryReplayTests
         Assert.Equal("Reverse", nd.Recorded!.TaskScheduled.Name);
         Assert.Same(document.Events[nd.EventIndex], nd.Recorded);
         Assert.Contains("'Shuffle'", nd.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_entity_history_the_engine_records_replays_through_the_sdk_to_its_result()
+    {
+        // Recorded now by the engine's own executor and store: a signal, a call, and a call inside a critical section.
+        await using var harness = await EngineHarness.StartAsync(r =>
+        {
+            r.AddEntity<Counter>("counter");
+            r.AddOrchestratorFunc<object?, int>("Entities", async (ctx, _) =>
+            {
+                var a = new EntityInstanceId("counter", "a");
+                var b = new EntityInstanceId("counter", "b");
+                ctx.Entities.SignalEntity(b, "add", 1);
+                var value = await ctx.Entities.CallEntityAsync<int>(a, "add", 6);
+                await using (await ctx.Entities.LockEntitiesAsync(b, a))
+                {
+                    value += await ctx.Entities.CallEntityAsync<int>(b, "add", 5);
+                }
+
+                return value;
+            });
+        });
+        var done = await harness.RunAsync("Entities");
+        var history = await harness.HistoryAsync(done.InstanceId);
+
+        var runner = EpisodeDriver.Runner(r => r.AddOrchestratorFunc<object?, int>("Entities", async (ctx, _) =>
+        {
+            var a = new DtEntities.EntityInstanceId("counter", "a");
+            var b = new DtEntities.EntityInstanceId("counter", "b");
+            await ctx.Entities.SignalEntityAsync(b, "add", 1);
+            var value = await ctx.Entities.CallEntityAsync<int>(a, "add", 6);
+            await using (await ctx.Entities.LockEntitiesAsync(b, a))
+            {
+                value += await ctx.Entities.CallEntityAsync<int>(b, "add", 5);
+            }
+
+            return value;
+        }));
+        var result = runner.Run(history, []);
+
+        Assert.Null(result.NonDeterminism);
+        Assert.Equal("12", done.SerializedOutput);
+        Assert.Equal(done.SerializedOutput, result.Completion?.Result);
     }
 }

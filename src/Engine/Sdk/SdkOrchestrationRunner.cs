@@ -77,7 +77,7 @@ public sealed class SdkOrchestrationRunner
     {
         ArgumentNullException.ThrowIfNull(pastEvents);
         ArgumentNullException.ThrowIfNull(newEvents);
-        var events = Mapper.ToCore(pastEvents.Concat(newEvents));
+        var events = Mapper.ToCore(new ConcatenatedEvents(pastEvents, newEvents));
         var state = new Core.OrchestrationRuntimeState(events.GetRange(0, pastEvents.Count));
         for (var i = pastEvents.Count; i < events.Count; i++)
         {
@@ -167,6 +167,16 @@ public sealed class SdkOrchestrationRunner
         {
             EntityMessageReorderWindow = parameters?.EntityMessageReorderWindow?.ToTimeSpan() ?? TimeSpan.Zero,
         };
+    }
+
+    /// <summary>Past and new events as one sized sequence, so the mapped list is allocated once.</summary>
+    private sealed class ConcatenatedEvents(IReadOnlyList<P.HistoryEvent> first, IReadOnlyList<P.HistoryEvent> second) : IReadOnlyCollection<P.HistoryEvent>
+    {
+        public int Count => first.Count + second.Count;
+
+        public IEnumerator<P.HistoryEvent> GetEnumerator() => first.Concat(second).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>An episode ready to execute: Core's state over the mapped events, the shim and the executor.</summary>

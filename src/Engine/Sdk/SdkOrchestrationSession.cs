@@ -59,6 +59,7 @@ public sealed class SdkOrchestrationSession
                 }
 
                 _episode = episode;
+                IsCompleted = false;
                 result = SdkOrchestrationRunner.Complete(episode, episode.Executor.Execute(), pastEvents, newEvents, replayed: true);
             }
 

@@ -167,6 +167,33 @@ public sealed class SdkOrchestrationSessionTests
     }
 
     [Fact]
+    public void A_session_goes_on_with_the_execution_that_continued_as_new()
+    {
+        var runner = EpisodeDriver.Runner(r => r.AddOrchestratorFunc<int, int>("Looper", async (ctx, n) =>
+        {
+            await ctx.WaitForExternalEvent<string>("go");
+            ctx.ContinueAsNew(n + 1);
+            return n;
+        }));
+        var session = runner.CreateSession();
+        List<HistoryEvent> first = [OrchestratorStarted(T0), ExecutionStarted("Looper", "1")];
+        session.RunEpisode([], first);
+        List<HistoryEvent> committed = [.. first, OrchestratorCompleted(T0)];
+        var continued = session.RunEpisode(committed, [OrchestratorStarted(T0.AddSeconds(1)), EventRaised("go", "\"a\"")]);
+        Assert.Equal(OrchestrationStatus.ContinuedAsNew, continued.Completion!.OrchestrationStatus);
+        Assert.True(session.IsCompleted);
+
+        List<HistoryEvent> second = [OrchestratorStarted(T0.AddSeconds(2)), ExecutionStarted("Looper", continued.Completion.Result, executionId: "e2")];
+        var started = session.RunEpisode([], second);
+        Assert.True(started.Replayed);
+        Assert.False(session.IsCompleted);
+        var again = session.RunEpisode([.. second, OrchestratorCompleted(T0.AddSeconds(2))], [OrchestratorStarted(T0.AddSeconds(3)), EventRaised("go", "\"b\"")]);
+
+        Assert.False(again.Replayed);
+        Assert.Equal("3", again.Completion!.Result);
+    }
+
+    [Fact]
     public void Failure_details_reach_code_kept_in_a_session()
     {
         var runner = EpisodeDriver.Runner(r => r.AddOrchestratorFunc<object?, string>("Catcher", async (ctx, _) =>

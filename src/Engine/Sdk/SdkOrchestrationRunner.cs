@@ -1,0 +1,192 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Core = DurableTask.Core;
+using CoreCommand = DurableTask.Core.Command;
+using CoreHistory = DurableTask.Core.History;
+using P = Microsoft.DurableTask.Protobuf;
+using SdkFactory = Microsoft.DurableTask.Worker.IDurableTaskFactory;
+using SdkParent = Microsoft.DurableTask.ParentOrchestrationInstance;
+using SdkShimFactory = Microsoft.DurableTask.Worker.Shims.DurableTaskShimFactory;
+using SdkWorkerOptions = Microsoft.DurableTask.Worker.DurableTaskWorkerOptions;
+
+namespace KataWorkflows.Engine.Sdk;
+
+/// <summary>
+/// Runs orchestration episodes written with the official Durable Task SDK: the SDK's shims over
+/// DurableTask.Core's <see cref="Core.TaskOrchestrationExecutor"/> (failure details propagated, unprocessed events
+/// carried over on continue-as-new), fed with protocol history and answering with protocol actions.
+/// </summary>
+/// <remarks>Thread-safe: every episode builds its own runtime state, shim and executor.</remarks>
+public sealed class SdkOrchestrationRunner
+{
+    /// <summary>The error type of an orchestration whose name no registered orchestrator has.</summary>
+    public const string OrchestratorNotFoundErrorType = "OrchestratorTaskNotFound";
+
+    private static readonly string NonDeterminismErrorType = typeof(Core.Exceptions.NonDeterministicOrchestrationException).FullName!;
+
+    private readonly SdkFactory _factory;
+    private readonly IServiceProvider _services;
+    private readonly SdkShimFactory _shims;
+
+    /// <summary>Creates a runner over the tasks the factory knows.</summary>
+    /// <param name="factory">The SDK's task factory (the worker's, or <see cref="SdkTaskFactory.FromRegistry"/>).</param>
+    /// <param name="services">Services the orchestrators are created from, unless a call passes a scope of its own.</param>
+    /// <param name="options">The worker options: data converter, entity support, maximum timer interval.</param>
+    /// <param name="loggerFactory">Loggers for the orchestrations' replay-safe loggers.</param>
+    public SdkOrchestrationRunner(SdkFactory factory, IServiceProvider services, SdkWorkerOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        _factory = factory;
+        _services = services;
+        Options = options;
+        _shims = new SdkShimFactory(options, loggerFactory ?? NullLoggerFactory.Instance);
+        Mapper = new CoreHistoryMapper(options.MaximumTimerInterval);
+    }
+
+    /// <summary>The worker options the runner was made with.</summary>
+    public SdkWorkerOptions Options { get; }
+
+    /// <summary>The mapping between protocol and Core events this runner uses.</summary>
+    public CoreHistoryMapper Mapper { get; }
+
+    /// <summary>
+    /// Runs one episode: replays <paramref name="pastEvents"/>, then applies <paramref name="newEvents"/> (which begin
+    /// with the episode's <c>OrchestratorStarted</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The history has no <c>ExecutionStarted</c>, or an event cannot be mapped.</exception>
+    public SdkEpisodeResult Run(
+        IReadOnlyList<P.HistoryEvent> pastEvents,
+        IReadOnlyList<P.HistoryEvent> newEvents,
+        P.OrchestratorEntityParameters? entityParameters = null,
+        IServiceProvider? services = null)
+    {
+        var episode = Prepare(pastEvents, newEvents, entityParameters, services);
+        return episode.Executor is null ? episode.NotFound! : Complete(episode, episode.Executor.Execute(), pastEvents, newEvents, replayed: true);
+    }
+
+    /// <summary>Starts an extended session: the orchestration's code stays in memory between episodes.</summary>
+    public SdkOrchestrationSession CreateSession() => new(this);
+
+    internal PreparedEpisode Prepare(
+        IReadOnlyList<P.HistoryEvent> pastEvents,
+        IReadOnlyList<P.HistoryEvent> newEvents,
+        P.OrchestratorEntityParameters? entityParameters,
+        IServiceProvider? services)
+    {
+        ArgumentNullException.ThrowIfNull(pastEvents);
+        ArgumentNullException.ThrowIfNull(newEvents);
+        var events = Mapper.ToCore(new ConcatenatedEvents(pastEvents, newEvents));
+        var state = new Core.OrchestrationRuntimeState(events.GetRange(0, pastEvents.Count));
+        for (var i = pastEvents.Count; i < events.Count; i++)
+        {
+            state.AddEvent(events[i]);
+        }
+
+        var started = state.ExecutionStartedEvent
+            ?? throw new ArgumentException("The orchestration's history has no ExecutionStarted event, so there is nothing to run.", nameof(pastEvents));
+        var instanceId = started.OrchestrationInstance?.InstanceId ?? string.Empty;
+        var name = started.Name ?? string.Empty;
+        if (!_factory.TryCreateOrchestrator(name, services ?? _services, out var orchestrator) || orchestrator is null)
+        {
+            var failed = new P.OrchestratorAction
+            {
+                Id = -1,
+                CompleteOrchestration = new P.CompleteOrchestrationAction
+                {
+                    OrchestrationStatus = P.OrchestrationStatus.Failed,
+                    FailureDetails = new P.TaskFailureDetails
+                    {
+                        ErrorType = OrchestratorNotFoundErrorType,
+                        ErrorMessage = $"No orchestrator named '{name}' is registered with this worker (instance '{instanceId}').",
+                        IsNonRetriable = true,
+                    },
+                },
+            };
+            return new PreparedEpisode(state, events, null, null) { NotFound = new SdkEpisodeResult([failed], null, null, Replayed: false) };
+        }
+
+        var parent = started.ParentInstance is { } p ? new SdkParent(p.Name ?? string.Empty, p.OrchestrationInstance?.InstanceId ?? string.Empty) : null;
+        var shim = _shims.CreateOrchestration(name, orchestrator, parent);
+        var executor = new Core.TaskOrchestrationExecutor(
+            state,
+            shim,
+            Core.BehaviorOnContinueAsNew.Carryover,
+            ToCore(entityParameters),
+            Core.ErrorPropagationMode.UseFailureDetails);
+        return new PreparedEpisode(state, events, shim, executor);
+    }
+
+    internal static SdkEpisodeResult Complete(
+        PreparedEpisode episode, Core.OrchestratorExecutionResult result, IReadOnlyList<P.HistoryEvent> pastEvents, IReadOnlyList<P.HistoryEvent> newEvents, bool replayed)
+    {
+        List<P.OrchestratorAction> actions = [];
+        SdkNonDeterminism? nonDeterminism = null;
+        foreach (var action in result.Actions)
+        {
+            actions.Add(CoreHistoryMapper.ToProtocol(action));
+            if (replayed
+                && action is CoreCommand.OrchestrationCompleteOrchestratorAction { OrchestrationStatus: Core.OrchestrationStatus.Failed } failed
+                && failed.FailureDetails?.ErrorType == NonDeterminismErrorType)
+            {
+                nonDeterminism = FindNonDeterminism(episode.Events, pastEvents, newEvents, failed.FailureDetails.ErrorMessage);
+            }
+        }
+
+        return new SdkEpisodeResult(actions, result.CustomStatus, nonDeterminism, replayed);
+    }
+
+    /// <summary>
+    /// Core marks every event it processed as played and throws on the one that disagrees, so the first event it
+    /// did not play (episode markers aside) is the recorded one the code contradicted.
+    /// </summary>
+    private static SdkNonDeterminism FindNonDeterminism(
+        List<CoreHistory.HistoryEvent> events, IReadOnlyList<P.HistoryEvent> pastEvents, IReadOnlyList<P.HistoryEvent> newEvents, string message)
+    {
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (!events[i].IsPlayed && events[i] is not CoreHistory.OrchestratorStartedEvent)
+            {
+                return new SdkNonDeterminism(i, i < pastEvents.Count ? pastEvents[i] : newEvents[i - pastEvents.Count], message);
+            }
+        }
+
+        return new SdkNonDeterminism(events.Count, null, message);
+    }
+
+    private Core.Entities.TaskOrchestrationEntityParameters? ToCore(P.OrchestratorEntityParameters? parameters)
+    {
+        if (parameters is null && !Options.EnableEntitySupport)
+        {
+            return null;
+        }
+
+        // Core's entity context reads the reorder window on every request, so entity support needs parameters.
+        return new Core.Entities.TaskOrchestrationEntityParameters
+        {
+            EntityMessageReorderWindow = parameters?.EntityMessageReorderWindow?.ToTimeSpan() ?? TimeSpan.Zero,
+        };
+    }
+
+    /// <summary>Past and new events as one sized sequence, so the mapped list is allocated once.</summary>
+    private sealed class ConcatenatedEvents(IReadOnlyList<P.HistoryEvent> first, IReadOnlyList<P.HistoryEvent> second) : IReadOnlyCollection<P.HistoryEvent>
+    {
+        public int Count => first.Count + second.Count;
+
+        public IEnumerator<P.HistoryEvent> GetEnumerator() => first.Concat(second).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    /// <summary>An episode ready to execute: Core's state over the mapped events, the shim and the executor.</summary>
+    internal sealed record PreparedEpisode(
+        Core.OrchestrationRuntimeState State,
+        List<CoreHistory.HistoryEvent> Events,
+        Core.TaskOrchestration? Shim,
+        Core.TaskOrchestrationExecutor? Executor)
+    {
+        /// <summary>The result when no orchestrator has the instance's name (then nothing executes).</summary>
+        public SdkEpisodeResult? NotFound { get; init; }
+    }
+}

@@ -40,6 +40,9 @@ public sealed class SandboxHarnessOptions
 
     /// <summary>Adjusts the worker's options.</summary>
     public Action<DurableTaskWorkerOptions>? ConfigureWorker { get; set; }
+
+    /// <summary>Adds or replaces services after the harness's own (e.g. a driver in place of the recording one).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; set; }
 }
 
 /// <summary>
@@ -78,6 +81,7 @@ public sealed class SandboxHarness : IAsyncDisposable
         services.AddAgentDriver<RecordingAgent>(NoopAgent.TypeName);
         services.AddSingleton<RecordingSandboxStore>();
         services.AddSingleton<ISandboxStore>(sp => sp.GetRequiredService<RecordingSandboxStore>());
+        options.ConfigureServices?.Invoke(services);
         Services = services.BuildServiceProvider(validateScopes: true);
         Registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
         _memory = options.Sqlite ? null : new InMemoryStoreBackend();

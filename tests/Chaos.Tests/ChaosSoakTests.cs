@@ -55,7 +55,8 @@ internal sealed class ChaosSoak(SoakSettings settings, Action<string> log)
             var perLife = settings.Duration / settings.Kills;
             for (var life = 0; life < settings.Kills; life++)
             {
-                var faults = FaultPlan.Next(_rng, _sandboxes, allowAfter: settings.AfterFaults);
+                var faults = FaultPlan.Next(_rng, _sandboxes, settings.AfterFaults);
+                faults = settings.Faults ?? faults;
                 var length = perLife * (0.5 + _rng.NextDouble());
                 await LiveAndDieAsync(layout, life, faults, length, cancellationToken);
                 var found = await checker.CheckAsync($"after kill {life + 1}", final: false, _ledger.Acknowledged, cancellationToken);
@@ -75,6 +76,7 @@ internal sealed class ChaosSoak(SoakSettings settings, Action<string> log)
                 .AppendLine(CultureInfo.InvariantCulture, $"seed {settings.Seed}: {clock.Elapsed.TotalSeconds:0} s, {settings.Kills + 1} host lives, {_kills} SIGKILLs ({_selfKills} by a kill fault), {_faults} faults injected")
                 .AppendLine(CultureInfo.InvariantCulture, $"calls {_ledger.Calls} ({_ledger.Mutations} mutating, {_ledger.Acknowledged.Count} runs acknowledged); runs ended {checker.RunsReplayed}: {string.Join(", ", checker.RunOutcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value}"))}")
                 .AppendLine(CultureInfo.InvariantCulture, $"drain: every run ended {drained.TotalSeconds:0.0} s after the last restart (bound {settings.DrainBound.TotalSeconds:0} s); sandboxes marked for cleanup at the end: {checker.SandboxesMarkedForCleanup}; sandbox checks deferred (run in flight at a kill): {checker.SandboxesDeferred}")
+                .AppendLine(CultureInfo.InvariantCulture, $"persist.json copies that lagged their record at a check (not violations): {checker.StalePersistedCopies.Count}{(checker.StalePersistedCopies.Count == 0 ? string.Empty : ": " + string.Join("; ", checker.StalePersistedCopies.Take(10)))}")
                 .AppendLine(CultureInfo.InvariantCulture, $"invariant checks {checker.Checks}, violations {_violations.Count}")
                 .Append(CultureInfo.InvariantCulture, $"replies: {string.Join(", ", _ledger.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value}"))}")
                 .ToString();

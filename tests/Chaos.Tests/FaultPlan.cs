@@ -6,7 +6,10 @@ namespace KataWorkflows.Chaos.Tests;
 /// <summary>
 /// The fault rules of one host life, drawn from the soak's RNG in the host's <c>Faults:Spec</c> syntax: a few steps
 /// that fail (as the activity, or as a driver call inside it), hang until the host dies or a step timeout fires, or kill
-/// the host at the step, before or after the work, a few times, for every sandbox or for one.
+/// the host at the step, before or after the work, a few times, for every sandbox or for one. A <c>fail</c> after the
+/// work (the activity did it and then reported a failure: no activity does that, each one undoes its own partial work
+/// before it fails) is drawn only with <c>KATA_SOAK_AFTER_FAULTS=all</c>; a hang after the work (a slow step that
+/// outlives its step timeout) and a driver error after the driver call (inside the activity, which undoes it) are real.
 /// </summary>
 internal static class FaultPlan
 {
@@ -20,7 +23,7 @@ internal static class FaultPlan
     ];
 
     /// <summary>One to three rules.</summary>
-    public static string Next(Random rng, IReadOnlyList<string> sandboxes, bool allowAfter)
+    public static string Next(Random rng, IReadOnlyList<string> sandboxes, AfterFaults after)
     {
         ArgumentNullException.ThrowIfNull(rng);
         var rules = new List<string>();
@@ -36,7 +39,8 @@ internal static class FaultPlan
                 _ => "kill",
             };
             var times = rng.Next(1, 4).ToString(CultureInfo.InvariantCulture);
-            var point = allowAfter && rng.NextDouble() < 0.4 ? "after" : "before";
+            var afterAllowed = after == AfterFaults.All || (after == AfterFaults.Real && mode != "fail");
+            var point = rng.NextDouble() < 0.4 && afterAllowed ? "after" : "before";
             var rule = $"{step}:{mode}:{times}:{point}";
             if (rng.NextDouble() < 0.5)
             {
@@ -48,4 +52,17 @@ internal static class FaultPlan
 
         return string.Join(',', rules);
     }
+}
+
+/// <summary>Which faults may strike after a step did its work.</summary>
+internal enum AfterFaults
+{
+    /// <summary>None: every fault strikes before the step.</summary>
+    None,
+
+    /// <summary>Hangs and driver errors (what a slow step and a failing driver do).</summary>
+    Real,
+
+    /// <summary>Fails too (an activity that did its work and reported a failure).</summary>
+    All,
 }

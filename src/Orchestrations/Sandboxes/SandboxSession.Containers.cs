@@ -77,11 +77,19 @@ internal sealed partial class SandboxSession
         return Result();
     }
 
-    /// <summary>DeleteContainer: only a ready or stopped container.</summary>
+    /// <summary>
+    /// DeleteContainer: only a ready or stopped container. Unlike Kata, a ready container (created in the guest, never
+    /// started) is removed from the guest first rather than left there with no record of it.
+    /// </summary>
     public async Task<SandboxOperationResult> DeleteContainerAsync(string? containerId)
     {
         var container = RequireContainer(containerId);
         RequireContainerState(container, "Container not ready or stopped, impossible to delete", SandboxState.Ready, SandboxState.Stopped);
+        if (container.State == SandboxState.Ready && Record!.Vm is not null)
+        {
+            await StepAsync<bool>(SandboxActivities.StopContainer, new ContainerRequest(Target, container.Id));
+        }
+
         var record = Record!.WithoutContainer(container.Id);
         Update(record with { Config = record.Config with { Containers = record.Config.Containers.Where(c => c.Id != container.Id).ToList() } });
         await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);

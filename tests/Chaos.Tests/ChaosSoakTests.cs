@@ -198,7 +198,7 @@ internal sealed class ChaosSoak(SoakSettings settings, Action<string> log)
             while (true)
             {
                 var locked = await sidecar.QueryEntitiesAsync(
-                    new QueryEntitiesRequest { Query = new EntityQuery { InstanceIdStartsWith = "@sandbox@", PageSize = 1000 } },
+                    new QueryEntitiesRequest { Query = new EntityQuery { InstanceIdStartsWith = "@sandbox@", IncludeTransient = true, PageSize = 1000 } },
                     deadline: deadline,
                     cancellationToken: cancellationToken);
                 if (locked.Entities.All(e => e.LockedBy is null && e.BacklogQueueSize == 0))

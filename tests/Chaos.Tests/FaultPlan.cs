@@ -22,12 +22,12 @@ internal static class FaultPlan
         SandboxActivities.StartContainer, SandboxActivities.StopContainer, SandboxActivities.KillContainer, SandboxActivities.ExecProcess,
     ];
 
-    /// <summary>One to three rules.</summary>
+    /// <summary>Two to four rules.</summary>
     public static string Next(Random rng, IReadOnlyList<string> sandboxes, AfterFaults after)
     {
         ArgumentNullException.ThrowIfNull(rng);
         var rules = new List<string>();
-        for (var i = rng.Next(1, 4); i > 0; i--)
+        for (var i = rng.Next(2, 5); i > 0; i--)
         {
             var step = Steps[rng.Next(Steps.Length)];
             var roll = rng.NextDouble();
@@ -35,14 +35,15 @@ internal static class FaultPlan
             {
                 < 0.45 => "fail",
                 < 0.65 => "drivererror",
-                < 0.88 => "hang",
+                < 0.9 => "hang",
                 _ => "kill",
             };
-            var times = rng.Next(1, 4).ToString(CultureInfo.InvariantCulture);
+            var times = rng.Next(1, 6).ToString(CultureInfo.InvariantCulture);
             var afterAllowed = after == AfterFaults.All || (after == AfterFaults.Real && mode != "fail");
             var point = rng.NextDouble() < 0.4 && afterAllowed ? "after" : "before";
             var rule = $"{step}:{mode}:{times}:{point}";
-            if (rng.NextDouble() < 0.5)
+            // A kill for every sandbox would end the life at its first step; one sandbox's step leaves the rest some chaos.
+            if (mode == "kill" || rng.NextDouble() < 0.3)
             {
                 rule += $":sandbox={sandboxes[rng.Next(sandboxes.Count)]}";
             }

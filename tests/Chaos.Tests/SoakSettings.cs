@@ -11,7 +11,7 @@ namespace KataWorkflows.Chaos.Tests;
 /// rules instead of random ones), <c>KATA_SOAK_AFTER_FAULTS</c> (none, real or all: which random rules may strike after a step's work),
 /// <c>KATA_SOAK_KEEP</c> (1: keep the directory), <c>KATA_SOAK_REPORT</c> (a file for the summary).
 /// </summary>
-public sealed record SoakSettings
+internal sealed record SoakSettings
 {
     public required int Seed { get; init; }
 

@@ -34,6 +34,14 @@ public sealed class FaultInjector
     /// <summary>Kills the process; tests replace it to observe the kill without dying.</summary>
     internal Action KillProcess { get; set; } = KillCurrentProcess;
 
+    /// <summary>
+    /// Raised when a rule strikes, before its fault takes effect: a hang then waits, a fail throws, a kill ends the
+    /// process. A rule that has struck has spent one of its <see cref="FaultRule.Times"/>; an activity stopped before
+    /// it reached the rule's point did not spend it, and the rule strikes in the activity's next run instead (in this
+    /// process, or, for a rule configured again, in the next one).
+    /// </summary>
+    public event EventHandler<FaultStrike>? Struck;
+
     /// <summary>How many times a rule matched so far (struck or not).</summary>
     public int Matches(FaultRule rule) => _rules.FirstOrDefault(r => ReferenceEquals(r.Rule, rule))?.Count ?? 0;
 
@@ -53,6 +61,7 @@ public sealed class FaultInjector
         var rule = armed.Rule;
         var where = Describe(step, armed, occurrence);
         Log.FaultInjected(_logger, FaultRule.ModeToken(rule.Mode), step, point, sandboxId ?? string.Empty, where);
+        Struck?.Invoke(this, new FaultStrike(rule, step, sandboxId, point, occurrence));
         switch (rule.Mode)
         {
             case FaultMode.Hang:
@@ -79,6 +88,7 @@ public sealed class FaultInjector
         {
             var where = Describe(step, armed, occurrence);
             Log.FaultInjected(_logger, FaultRule.ModeToken(armed.Rule.Mode), step, point, sandboxId ?? string.Empty, where);
+            Struck?.Invoke(this, new FaultStrike(armed.Rule, step, sandboxId, point, occurrence));
             throw new InjectedFaultException(step, $"injected driver error at {where}");
         }
     }

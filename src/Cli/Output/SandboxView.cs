@@ -85,6 +85,12 @@ public static class SandboxView
             }
         }
 
+        // A call that succeeded without doing it all (a SIGKILL with nothing to kill, a stop of a stopped sandbox) says why.
+        if (Text(obj, "note") is { Length: > 0 } note)
+        {
+            text.Append("note: ").Append(note).Append('\n');
+        }
+
         return text.ToString();
     }
 

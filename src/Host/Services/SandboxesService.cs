@@ -127,7 +127,9 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
     /// <inheritdoc />
     public override async Task<StatsReply> StatsSandbox(SandboxRef request, ServerCallContext context)
     {
-        var (record, agent) = await LiveAsync(request.SandboxId, context.CancellationToken);
+        Tag(request.SandboxId);
+        var record = await _sandboxes.StatsSandboxTargetAsync(request.SandboxId, context.CancellationToken);
+        var agent = _drivers.GetAgent(record.Config.AgentType);
         var containers = new List<ContainerStatsReply>();
         foreach (var container in record.Containers)
         {
@@ -140,8 +142,9 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
     /// <inheritdoc />
     public override async Task<StatsReply> StatsContainer(SandboxRef request, ServerCallContext context)
     {
-        var (record, agent) = await LiveAsync(request.SandboxId, context.CancellationToken);
-        var container = RequireContainer(record, request.ContainerId);
+        Tag(request.SandboxId);
+        var (record, container) = await _sandboxes.StatsContainerTargetAsync(request.SandboxId, request.ContainerId, context.CancellationToken);
+        var agent = _drivers.GetAgent(record.Config.AgentType);
         var stats = await agent.StatsContainerAsync(record.Id, container.Id, context.CancellationToken);
         return new StatsReply { StatsJson = Json(new ContainerStatsReply(container.Id, stats)) };
     }
@@ -149,8 +152,9 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
     /// <inheritdoc />
     public override async Task<ProcessListReply> ProcessListContainer(SandboxRef request, ServerCallContext context)
     {
-        var (record, agent) = await LiveAsync(request.SandboxId, context.CancellationToken);
-        var container = RequireContainer(record, request.ContainerId);
+        Tag(request.SandboxId);
+        var (record, container) = await _sandboxes.ProcessListTargetAsync(request.SandboxId, request.ContainerId, context.CancellationToken);
+        var agent = _drivers.GetAgent(record.Config.AgentType);
         var processes = await agent.ListProcessesAsync(record.Id, container.Id, context.CancellationToken);
         return new ProcessListReply { ProcessesJson = Json(processes) };
     }
@@ -241,21 +245,6 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
         }
 
         return (record, _drivers.GetAgent(record.Config.AgentType));
-    }
-
-    private static ContainerRecord RequireContainer(SandboxRecord record, string containerId)
-    {
-        try
-        {
-            SandboxIds.ValidateContainerId(containerId);
-        }
-        catch (InvalidSandboxArgumentException ex)
-        {
-            throw CallInterceptor.InvalidArgument(ex);
-        }
-
-        return record.FindContainer(containerId)
-            ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Container does not exist: {containerId}");
     }
 
     private string Json<T>(T value) => JsonSerializer.Serialize(value, _converter.Options);

@@ -137,21 +137,49 @@ public sealed partial class SandboxClient
 
     /// <summary>StatusContainer: the committed status of one container, read without the lock.</summary>
     /// <exception cref="SandboxCallException">Invalid ids, or no such sandbox or container (kind NotFound).</exception>
-    public async Task<ContainerStatus> StatusContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            SandboxIds.ValidateContainerId(containerId);
-        }
-        catch (InvalidSandboxArgumentException ex)
-        {
-            throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
-        }
+    public async Task<ContainerStatus> StatusContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken) =>
+        ContainerStatus.Of((await ContainerRecordAsync(sandboxId, containerId, cancellationToken).ConfigureAwait(false)).Container);
 
+    /// <summary>
+    /// The sandbox and container a ProcessListContainer asks the agent about, read without the lock: both must be
+    /// running (Kata's "Sandbox not running, impossible to ps the container" and "Container not running, impossible to
+    /// list processes").
+    /// </summary>
+    /// <exception cref="SandboxCallException">Invalid ids (InvalidArgument), no such sandbox or container (NotFound), not running (FailedPrecondition).</exception>
+    public async Task<(SandboxRecord Sandbox, ContainerRecord Container)> ProcessListTargetAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
+    {
+        var (record, container) = await ContainerRecordAsync(sandboxId, containerId, cancellationToken).ConfigureAwait(false);
+        Check(() => SandboxPreconditions.ForProcessList(record, container));
+        return (record, container);
+    }
+
+    /// <summary>
+    /// The sandbox and container a StatsContainer asks the agent about, read without the lock: the sandbox must be
+    /// running (Kata's "Sandbox not running, impossible to stats the container"); any container state will do.
+    /// </summary>
+    /// <exception cref="SandboxCallException">Invalid ids (InvalidArgument), no such sandbox or container (NotFound), sandbox not running (FailedPrecondition).</exception>
+    public async Task<(SandboxRecord Sandbox, ContainerRecord Container)> StatsContainerTargetAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
+    {
+        var (record, container) = await ContainerRecordAsync(sandboxId, containerId, cancellationToken).ConfigureAwait(false);
+        Check(() => SandboxPreconditions.ForStats(record));
+        return (record, container);
+    }
+
+    /// <summary>
+    /// The sandbox a StatsSandbox reads, without the lock. As in Kata, its stats are its containers' stats, so the
+    /// sandbox must be running when it has any; one without containers has none to read, in any state.
+    /// </summary>
+    /// <exception cref="SandboxCallException">Invalid id (InvalidArgument), no such sandbox (NotFound), not running with containers (FailedPrecondition).</exception>
+    public async Task<SandboxRecord> StatsSandboxTargetAsync(string sandboxId, CancellationToken cancellationToken)
+    {
         var record = await GetRecordAsync(sandboxId, cancellationToken).ConfigureAwait(false)
             ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Sandbox {sandboxId} does not exist");
-        return ContainerStatus.Of(record.FindContainer(containerId)
-            ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Container does not exist: {containerId}"));
+        if (record.Containers.Count > 0)
+        {
+            Check(() => SandboxPreconditions.ForStats(record));
+        }
+
+        return record;
     }
 
     /// <summary>ListSandbox: every sandbox's committed status, by id.</summary>
@@ -194,6 +222,32 @@ public sealed partial class SandboxClient
                     run.FailureDetails?.ErrorMessage ?? $"{run.Name} run {run.InstanceId} ended {run.Status}",
                     run.InstanceId,
                     run.FailureDetails);
+        }
+    }
+
+    private async Task<(SandboxRecord Sandbox, ContainerRecord Container)> ContainerRecordAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
+    {
+        Check(() => SandboxIds.ValidateContainerId(containerId));
+        var record = await GetRecordAsync(sandboxId, cancellationToken).ConfigureAwait(false)
+            ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Sandbox {sandboxId} does not exist");
+        var container = record.FindContainer(containerId)
+            ?? throw new SandboxCallException(SandboxErrorKind.NotFound, $"Container does not exist: {containerId}");
+        return (record, container);
+    }
+
+    private static void Check(Action check)
+    {
+        try
+        {
+            check();
+        }
+        catch (InvalidSandboxArgumentException ex)
+        {
+            throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
+        }
+        catch (SandboxPreconditionException ex)
+        {
+            throw new SandboxCallException(SandboxErrorKind.FailedPrecondition, ex.Message, inner: ex);
         }
     }
 

@@ -62,6 +62,14 @@ public sealed record SandboxOperationResult
 
     /// <summary>The device added, for AddDevice.</summary>
     public DeviceRecord? Device { get; init; }
+
+    /// <summary>
+    /// Why the call changed nothing, or what it skipped, when it succeeded without doing it all: a stop of a stopped
+    /// sandbox or container, a SIGKILL to a container that has nothing to kill or that the agent refused (Kata's
+    /// SIGKILL never fails), a RemoveInterface that found no interface. Null when the call did all it was asked. It is
+    /// part of the run's output, so the history records it.
+    /// </summary>
+    public string? Note { get; init; }
 }
 
 /// <summary>A sandbox's status (Kata's <c>SandboxStatus</c>).</summary>

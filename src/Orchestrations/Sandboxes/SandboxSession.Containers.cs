@@ -38,7 +38,10 @@ internal sealed partial class SandboxSession
         return Result();
     }
 
-    /// <summary>StartContainer: the sandbox must run; the container must be ready or stopped. A failed start stops it again.</summary>
+    /// <summary>
+    /// StartContainer: the sandbox must run; the container must be ready or stopped. A stopped container was removed
+    /// from the guest when it stopped, so it is created there again first. A failed start stops it again.
+    /// </summary>
     public async Task<SandboxOperationResult> StartContainerAsync(string? containerId)
     {
         var container = RequireContainer(containerId);
@@ -47,6 +50,12 @@ internal sealed partial class SandboxSession
         StateTransitions.Validate($"container {container.Id}", container.State, SandboxState.Running);
         try
         {
+            if (container.State == SandboxState.Stopped)
+            {
+                var created = await StepAsync<List<ContainerRecord>>(SandboxActivities.CreateContainers, new ContainersRequest(Target, [container.Config]));
+                container = created[0];
+            }
+
             await StepAsync<bool>(SandboxActivities.StartContainer, new ContainerRequest(Target, container.Id));
         }
         catch (Exception ex) when (ex is TaskFailedException or TimeoutException)
@@ -67,7 +76,7 @@ internal sealed partial class SandboxSession
         var container = RequireContainer(containerId);
         if (container.State == SandboxState.Stopped)
         {
-            return Result();
+            return Result() with { Note = $"Container {container.Id} is already stopped: nothing to do" };
         }
 
         StateTransitions.Validate($"container {container.Id}", container.State, SandboxState.Stopped);
@@ -78,8 +87,8 @@ internal sealed partial class SandboxSession
     }
 
     /// <summary>
-    /// DeleteContainer: only a ready or stopped container. Unlike Kata, a ready container (created in the guest, never
-    /// started) is removed from the guest first rather than left there with no record of it.
+    /// DeleteContainer: only a ready or stopped container. A stopped one was removed from the guest when it stopped; a
+    /// ready one is still there (Kata leaves it), so it is removed from the guest here.
     /// </summary>
     public async Task<SandboxOperationResult> DeleteContainerAsync(string? containerId)
     {
@@ -87,7 +96,7 @@ internal sealed partial class SandboxSession
         RequireContainerState(container, "Container not ready or stopped, impossible to delete", SandboxState.Ready, SandboxState.Stopped);
         if (container.State == SandboxState.Ready && Record!.Vm is not null)
         {
-            await StepAsync<bool>(SandboxActivities.StopContainer, new ContainerRequest(Target, container.Id));
+            await StepAsync<bool>(SandboxActivities.DeleteContainers, new ContainersRequest(Target, [container.Config]));
         }
 
         var record = Record!.WithoutContainer(container.Id);
@@ -96,7 +105,12 @@ internal sealed partial class SandboxSession
         return Result();
     }
 
-    /// <summary>KillContainer: signal its processes. As in Kata, a SIGKILL that fails is not an error.</summary>
+    /// <summary>
+    /// KillContainer: signal its processes. The sandbox must be ready or running and the container ready, running or
+    /// paused, as in Kata; but a SIGKILL never fails (Kata: "SIGKILL should never fail otherwise it is impossible to clean
+    /// things up"): to a container in any other state it is a no-op, and an agent that fails or does not answer in time
+    /// is skipped. Either way the result's note says what was not done. An unknown container is still NotFound.
+    /// </summary>
     public async Task<SandboxOperationResult> KillContainerAsync(string? containerId, int signal, bool all)
     {
         if (signal is < 1 or > 64)
@@ -105,16 +119,25 @@ internal sealed partial class SandboxSession
         }
 
         var container = RequireContainer(containerId);
-        RequireSandboxState("Sandbox not ready or running, impossible to signal the container", SandboxState.Ready, SandboxState.Running);
-        RequireContainerState(container, "Container not ready, running or paused, impossible to signal the container",
-            SandboxState.Ready, SandboxState.Running, SandboxState.Paused);
+        try
+        {
+            RequireSandboxState("Sandbox not ready or running, impossible to signal the container", SandboxState.Ready, SandboxState.Running);
+            RequireContainerState(container, "Container not ready, running or paused, impossible to signal the container",
+                SandboxState.Ready, SandboxState.Running, SandboxState.Paused);
+        }
+        catch (SandboxPreconditionException refused) when (signal == SigKill)
+        {
+            // A stopped container has no process left; a paused or stopped sandbox has no agent to ask.
+            return Result() with { Note = $"SIGKILL not sent: {refused.Message}" };
+        }
+
         try
         {
             await StepAsync<bool>(SandboxActivities.KillContainer, new ContainerRequest(Target, container.Id) { Signal = signal, All = all });
         }
-        catch (TaskFailedException) when (signal == 9)
+        catch (Exception ex) when (signal == SigKill && ex is TaskFailedException or TimeoutException)
         {
-            // Kata's KillContainer returns success for SIGKILL whatever the agent said.
+            return Result() with { Note = $"SIGKILL to container {container.Id} failed and is ignored, as in Kata: {Cause(ex)}" };
         }
 
         return Result();

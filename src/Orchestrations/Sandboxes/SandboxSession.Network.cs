@@ -42,7 +42,7 @@ internal sealed partial class SandboxSession
         var existing = record.Network?.Endpoints.FirstOrDefault(e => string.Equals(e.HwAddr, requested.HwAddr, StringComparison.OrdinalIgnoreCase));
         if (existing is null)
         {
-            return Result();
+            return Result() with { Note = $"No interface with MAC {requested.HwAddr}: nothing removed" };
         }
 
         await StepAsync<bool>(SandboxActivities.RemoveInterface, new InterfaceRequest(Target, record.Network, existing));

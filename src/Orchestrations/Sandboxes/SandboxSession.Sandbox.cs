@@ -210,7 +210,7 @@ internal sealed partial class SandboxSession
         var record = RequireSandbox();
         if (record.State == SandboxState.Stopped)
         {
-            return Result();
+            return Result() with { Note = $"Sandbox {SandboxId} is already stopped: nothing to do" };
         }
 
         StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Stopped);

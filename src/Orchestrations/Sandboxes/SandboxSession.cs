@@ -12,6 +12,8 @@ internal sealed partial class SandboxSession
 {
     private const int MaxOperationsKept = 200;
 
+    private const int SigKill = 9;
+
     private readonly TaskOrchestrationContext _context;
     private readonly EntityInstanceId _entity;
     private readonly TimeSpan? _stepTimeout;
@@ -80,22 +82,11 @@ internal sealed partial class SandboxSession
         return record.FindContainer(containerId!) ?? throw new SandboxNotFoundException($"Container does not exist: {containerId}");
     }
 
-    private void RequireSandboxState(string message, params SandboxState[] allowed)
-    {
-        var state = RequireSandbox().State;
-        if (!allowed.Contains(state))
-        {
-            throw new SandboxPreconditionException($"{message} ({SandboxSubject} is {StateTransitions.Name(state)})");
-        }
-    }
+    private void RequireSandboxState(string message, params SandboxState[] allowed) =>
+        SandboxPreconditions.RequireSandboxState(RequireSandbox(), message, allowed);
 
-    private static void RequireContainerState(ContainerRecord container, string message, params SandboxState[] allowed)
-    {
-        if (!allowed.Contains(container.State))
-        {
-            throw new SandboxPreconditionException($"{message} (container {container.Id} is {StateTransitions.Name(container.State)})");
-        }
-    }
+    private static void RequireContainerState(ContainerRecord container, string message, params SandboxState[] allowed) =>
+        SandboxPreconditions.RequireContainerState(container, message, allowed);
 
     /// <summary>Runs one activity; with a step timeout, a durable timer bounds it.</summary>
     private async Task<T> StepAsync<T>(string activity, object input, RetryPolicy? retry = null)

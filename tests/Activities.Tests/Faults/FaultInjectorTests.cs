@@ -105,6 +105,28 @@ public sealed class FaultInjectorTests
         Assert.Empty(services.Hypervisor.RunningVms);
     }
 
+    [Fact]
+    public async Task Struck_is_raised_for_each_strike_before_its_fault_takes_effect_and_not_for_a_spent_rule()
+    {
+        using var services = TestServices.Create("sandbox.startVM:hang:1:after,sandbox.stopVM:fail:1");
+        var strikes = new List<(FaultStrike Strike, bool VmRunning)>();
+        services.Faults.Struck += (_, s) => strikes.Add((s, services.Hypervisor.RunningVms.Count > 0));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var hung = services.RunAsync<VmState>(SandboxActivities.StartVm, TestSandboxes.Vm("sb1"), cts.Token);
+        Assert.False(hung.IsCompleted);
+        var (hang, vmRunning) = Assert.Single(strikes);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hung);
+        await services.RunAsync<VmState>(SandboxActivities.StartVm, TestSandboxes.Vm("sb1"), Ct);
+        await Assert.ThrowsAsync<InjectedFaultException>(() => services.RunAsync<bool>(SandboxActivities.StopVm, TestSandboxes.Vm("sb1"), Ct));
+
+        Assert.Equal((SandboxActivities.StartVm, "sb1", FaultPoint.After, 1), (hang.Step, hang.SandboxId, hang.Point, hang.Occurrence));
+        Assert.True(vmRunning, "the hang after startVM's work struck before the VM was started");
+        Assert.Equal(2, strikes.Count);
+        Assert.Equal((SandboxActivities.StopVm, FaultMode.Fail), (strikes[1].Strike.Step, strikes[1].Strike.Rule.Mode));
+    }
+
     [Theory]
     [InlineData("before", false)]
     [InlineData("after", true)]

@@ -89,6 +89,41 @@ public sealed class SandboxCommandTests(HostFixture host) : IClassFixture<HostFi
     }
 
     [Fact]
+    public async Task A_SIGKILL_to_a_stopped_container_exits_0_with_its_note_and_other_signals_exit_4_with_Katas_message()
+    {
+        (await host.KwfAsync(["sandbox", "run", .. HostFixture.MockSandbox("sb-kill", "c1")])).Expect(ExitCodes.Ok);
+        (await host.KwfAsync("container", "stop", "sb-kill", "c1")).Expect(ExitCodes.Ok);
+        const string Why = "Container not ready, running or paused, impossible to signal the container (container c1 is stopped)";
+
+        var kill = (await host.KwfAsync("container", "kill", "sb-kill", "c1", "--signal", "SIGKILL")).Expect(ExitCodes.Ok);
+        var json = (await host.KwfAsync("--json", "container", "kill", "sb-kill", "c1", "--signal", "9", "--all")).Expect(ExitCodes.Ok).Json;
+        var term = (await host.KwfAsync("container", "kill", "sb-kill", "c1", "--signal", "TERM")).Expect(ExitCodes.FailedPrecondition);
+
+        Assert.Contains($"note: SIGKILL not sent: {Why}\n", kill.Out, StringComparison.Ordinal);
+        Assert.Equal(("completed", $"SIGKILL not sent: {Why}"), ((string?)json["outcome"], (string?)json["result"]!["note"]));
+        Assert.Contains(Why, term.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("note:", term.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ps_of_a_container_or_sandbox_that_is_not_running_exits_4_with_Katas_message()
+    {
+        (await host.KwfAsync(["sandbox", "run", .. HostFixture.MockSandbox("sb-ps", "c1", "c2")])).Expect(ExitCodes.Ok);
+        (await host.KwfAsync("container", "stop", "sb-ps", "c2")).Expect(ExitCodes.Ok);
+
+        (await host.KwfAsync("--json", "container", "ps", "sb-ps", "c1")).Expect(ExitCodes.Ok);
+        var stopped = (await host.KwfAsync("container", "ps", "sb-ps", "c2")).Expect(ExitCodes.FailedPrecondition);
+        (await host.KwfAsync("sandbox", "pause", "sb-ps")).Expect(ExitCodes.Ok);
+        var paused = (await host.KwfAsync("container", "ps", "sb-ps", "c1")).Expect(ExitCodes.FailedPrecondition);
+        var missing = (await host.KwfAsync("container", "ps", "sb-ps", "zz")).Expect(ExitCodes.NotFound);
+
+        Assert.Equal("kwf: refused: Container not running, impossible to list processes (container c2 is stopped)", stopped.Err.Trim());
+        Assert.Equal("kwf: refused: Sandbox not running, impossible to ps the container (sandbox sb-ps is paused)", paused.Err.Trim());
+        Assert.Equal("kwf: not found: Container does not exist: zz", missing.Err.Trim());
+        Assert.Empty(stopped.Out);
+    }
+
+    [Fact]
     public async Task Network_and_device_commands_add_list_route_and_remove()
     {
         (await host.KwfAsync(["sandbox", "run", .. HostFixture.MockSandbox("sb-net", "c1")])).Expect(ExitCodes.Ok);

@@ -7,11 +7,31 @@ namespace KataWorkflows.Orchestrations.Tests.Harness;
 /// <summary>The mock hypervisor, registered in its place, noting every call in <see cref="DriverCalls"/>.</summary>
 public sealed class RecordingHypervisor(MockHypervisor inner, DriverCalls calls) : IHypervisor
 {
+    private TaskCompletionSource? _holdNextStart;
+
+    /// <summary>
+    /// Holds the next startVM call before it starts anything, until the activity making it is cancelled (its worker
+    /// stops). The task completes once that call is being held. It lets a test stop a host at a moment it chooses
+    /// inside a step, instead of hoping the step is there when the host stops.
+    /// </summary>
+    public Task HoldNextStart()
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _holdNextStart, held);
+        return held.Task;
+    }
+
     /// <inheritdoc />
-    public Task<VmState> StartVmAsync(string sandboxId, SandboxConfig config, NetworkState? network, CancellationToken cancellationToken)
+    public async Task<VmState> StartVmAsync(string sandboxId, SandboxConfig config, NetworkState? network, CancellationToken cancellationToken)
     {
         calls.Add($"hypervisor.startVM {sandboxId}");
-        return inner.StartVmAsync(sandboxId, config, network, cancellationToken);
+        if (Interlocked.Exchange(ref _holdNextStart, null) is { } held)
+        {
+            held.SetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        return await inner.StartVmAsync(sandboxId, config, network, cancellationToken);
     }
 
     /// <inheritdoc />

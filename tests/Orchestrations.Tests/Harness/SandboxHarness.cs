@@ -14,6 +14,7 @@ using KataWorkflows.Orchestrations.Sandboxes;
 using KataWorkflows.Storage.Sqlite;
 using Microsoft.DurableTask.Protobuf;
 using EntityMetadata = KataWorkflows.Engine.EntityMetadata;
+using Ops = KataWorkflows.Orchestrations.Sandboxes.SandboxOrchestrations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -56,6 +57,7 @@ public sealed class SandboxHarness : IAsyncDisposable
     private readonly CancellationTokenSource _timeout;
     private readonly string _directory;
     private readonly InMemoryStoreBackend? _memory;
+    private readonly System.Threading.Channels.Channel<FaultStrike> _strikes = System.Threading.Channels.Channel.CreateUnbounded<FaultStrike>();
     private DurableTaskWorker? _worker;
 
     private SandboxHarness(SandboxHarnessOptions options)
@@ -83,6 +85,7 @@ public sealed class SandboxHarness : IAsyncDisposable
         services.AddSingleton<ISandboxStore>(sp => sp.GetRequiredService<RecordingSandboxStore>());
         options.ConfigureServices?.Invoke(services);
         Services = services.BuildServiceProvider(validateScopes: true);
+        Faults.Struck += (_, strike) => _strikes.Writer.TryWrite(strike);
         Registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
         _memory = options.Sqlite ? null : new InMemoryStoreBackend();
         (Store, Log, Client, Sandboxes) = OpenStore();
@@ -114,6 +117,12 @@ public sealed class SandboxHarness : IAsyncDisposable
 
     /// <summary>The VMs the mock hypervisor runs.</summary>
     public MockHypervisor Hypervisor => Services.GetRequiredService<MockHypervisor>();
+
+    /// <summary>The mock hypervisor's recording wrapper, which the activities call.</summary>
+    public RecordingHypervisor Recorder => Services.GetRequiredService<RecordingHypervisor>();
+
+    /// <summary>The fault injector the activities pass through (it outlives restarts, as the harness's drivers do).</summary>
+    public FaultInjector Faults => Services.GetRequiredService<FaultInjector>();
 
     /// <summary>The noop agent's book of guest sandboxes and containers.</summary>
     public NoopAgent Agent => Services.GetRequiredService<NoopAgent>();
@@ -162,6 +171,23 @@ public sealed class SandboxHarness : IAsyncDisposable
         await StartWorkerAsync();
     }
 
+    /// <summary>
+    /// Waits until a fault rule strikes at a step and point (strikes since the harness started count, each once). Wait
+    /// for this, not for the step to be taken, before acting on a fault: a step taken has not yet reached its fault,
+    /// and a host stopped in between leaves the fault to strike in the next host.
+    /// </summary>
+    public async Task<FaultStrike> WaitForStrikeAsync(string step, FaultPoint point)
+    {
+        while (true)
+        {
+            var strike = await _strikes.Reader.ReadAsync(Token);
+            if (strike.Point == point && string.Equals(strike.Step, step, StringComparison.OrdinalIgnoreCase))
+            {
+                return strike;
+            }
+        }
+    }
+
     /// <summary>Runs a call and returns its result.</summary>
     public Task<SandboxOperationResult> CallAsync(string operation, SandboxRequest request, string? requestId = null) =>
         Sandboxes.RunAsync(operation, request, requestId, Token);
@@ -178,6 +204,56 @@ public sealed class SandboxHarness : IAsyncDisposable
         {
             return ex;
         }
+    }
+
+    /// <summary>
+    /// Brings a new sandbox with one container into the given pair of states through the API, the way a client would,
+    /// and checks that it got there. The reachable pairs: a ready sandbox has ready or stopped containers, a running one
+    /// any, a paused one ready, paused or stopped ones, a stopped one only stopped ones.
+    /// </summary>
+    public async Task<SandboxRecord> ArrangeAsync(string sandboxId, string containerId, SandboxState sandbox, SandboxState container)
+    {
+        switch (sandbox, container)
+        {
+            case (SandboxState.Ready, SandboxState.Ready or SandboxState.Stopped):
+                await CallAsync(Ops.CreateSandbox, TestSandboxes.Create(sandboxId, containerId));
+                break;
+            case (SandboxState.Running, _):
+            case (SandboxState.Paused, SandboxState.Ready or SandboxState.Paused or SandboxState.Stopped):
+                await CallAsync(Ops.RunSandbox, TestSandboxes.Create(sandboxId));
+                await CallAsync(Ops.CreateContainer, TestSandboxes.NewContainer(sandboxId, containerId));
+                if (container != SandboxState.Ready)
+                {
+                    await CallAsync(Ops.StartContainer, TestSandboxes.Container(sandboxId, containerId));
+                }
+
+                if (sandbox == SandboxState.Running && container == SandboxState.Paused)
+                {
+                    await CallAsync(Ops.PauseContainer, TestSandboxes.Container(sandboxId, containerId));
+                }
+
+                break;
+            case (SandboxState.Stopped, SandboxState.Stopped):
+                await CallAsync(Ops.RunSandbox, TestSandboxes.Create(sandboxId, containerId));
+                await CallAsync(Ops.StopSandbox, TestSandboxes.Sandbox(sandboxId));
+                break;
+            default:
+                throw new ArgumentException($"a {sandbox} sandbox cannot have a {container} container");
+        }
+
+        if (container == SandboxState.Stopped && sandbox != SandboxState.Stopped)
+        {
+            await CallAsync(Ops.StopContainer, TestSandboxes.Container(sandboxId, containerId));
+        }
+
+        if (sandbox == SandboxState.Paused)
+        {
+            await CallAsync(Ops.PauseSandbox, TestSandboxes.Sandbox(sandboxId));
+        }
+
+        var record = await RequireRecordAsync(sandboxId);
+        Assert.Equal((sandbox, container), (record.State, record.FindContainer(containerId)!.State));
+        return record;
     }
 
     /// <summary>The committed record of a sandbox; null when there is none.</summary>

@@ -1,3 +1,4 @@
+using KataWorkflows.Activities.Faults;
 using KataWorkflows.Orchestrations.Client;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
@@ -124,6 +125,22 @@ public sealed class ContainerCallTests
     }
 
     [Fact]
+    public async Task StartContainer_of_a_stopped_container_creates_it_in_the_guest_again_then_starts_it()
+    {
+        await using var h = await RunningAsync("c1");
+        await h.CallAsync(Ops.StopContainer, TestSandboxes.Container("sb1", "c1"));
+        Assert.Empty(h.Agent.ContainersOf("sb1"));
+        var calls = h.Calls.All.Count;
+
+        var result = await h.CallAsync(Ops.StartContainer, TestSandboxes.Container("sb1", "c1"));
+
+        Assert.Equal(SandboxState.Running, Assert.Single(result.Sandbox!.Containers).State);
+        Assert.Equal(["c1"], h.Agent.ContainersOf("sb1"));
+        Assert.Equal(["agent.createContainer sb1 c1", "agent.startContainer sb1 c1", "store.write sb1 running"], h.Calls.All.Skip(calls));
+        Assert.Equal("running", (await h.Files.ReadContainerAsync("sb1", "c1", h.Token))!.State);
+    }
+
+    [Fact]
     public async Task A_container_that_fails_to_start_is_stopped_again()
     {
         await using var h = await RunningAsync();
@@ -161,6 +178,7 @@ public sealed class ContainerCallTests
         var result = await h.CallAsync(Ops.StopContainer, TestSandboxes.Container("sb1", "c1"));
 
         Assert.Equal(SandboxState.Stopped, Assert.Single(result.Sandbox!.Containers).State);
+        Assert.Equal("Container c1 is already stopped: nothing to do", result.Note);
         Assert.Equal(calls, h.Calls.All.Count);
     }
 
@@ -236,11 +254,35 @@ public sealed class ContainerCallTests
         await using var h = await RunningAsync("c1");
         h.Calls.Fail("agent.signalProcess sb1 c1");
 
-        await h.CallAsync(Ops.KillContainer, TestSandboxes.Container("sb1", "c1") with { Signal = 9 });
+        var killed = await h.CallAsync(Ops.KillContainer, TestSandboxes.Container("sb1", "c1") with { Signal = 9 });
         var ex = await h.CallFailsAsync(Ops.KillContainer, TestSandboxes.Container("sb1", "c1") with { Signal = 15 });
 
+        Assert.StartsWith("SIGKILL to container c1 failed and is ignored, as in Kata: ", killed.Note, StringComparison.Ordinal);
+        Assert.Contains("armed driver failure", killed.Note, StringComparison.Ordinal);
         Assert.Equal(SandboxErrorKind.Failed, ex.Kind);
         Assert.Contains("armed driver failure", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KillContainer_with_SIGKILL_succeeds_when_the_agent_does_not_answer_in_time()
+    {
+        await using var h = await SandboxHarness.StartAsync(o => o.FaultRules.Add(new FaultRule { Step = SandboxActivities.KillContainer, Mode = FaultMode.Hang, Times = 1 }));
+        await h.CallAsync(Ops.RunSandbox, TestSandboxes.Create("sb1", "c1"));
+
+        var killed = await h.CallAsync(Ops.KillContainer, TestSandboxes.Container("sb1", "c1") with { Signal = 9, StepTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Equal("SIGKILL to container c1 failed and is ignored, as in Kata: container.kill did not finish within 00:00:01", killed.Note);
+        Assert.Equal(SandboxState.Running, Assert.Single(killed.Sandbox!.Containers).State);
+        Assert.Null((await h.UnlockedEntityAsync("sb1"))!.LockedBy);
+    }
+
+    [Fact]
+    public async Task KillContainer_with_SIGKILL_of_an_unknown_container_is_still_NotFound()
+    {
+        await using var h = await RunningAsync("c1");
+
+        // Kata's KillContainer returns findContainer's error before it signals anything.
+        await AssertRefusedAsync(h, Ops.KillContainer, TestSandboxes.Container("sb1", "zz") with { Signal = 9 }, SandboxErrorKind.NotFound, "Container does not exist: zz");
     }
 
     [Theory]
@@ -254,7 +296,7 @@ public sealed class ContainerCallTests
     }
 
     [Fact]
-    public async Task KillContainer_of_a_stopped_container_or_sandbox_is_refused()
+    public async Task KillContainer_of_a_stopped_container_or_sandbox_is_refused_but_a_SIGKILL_is_a_noted_no_op()
     {
         await using var h = await RunningAsync("c1", "c2");
         await h.CallAsync(Ops.StopContainer, TestSandboxes.Container("sb1", "c1"));
@@ -262,10 +304,18 @@ public sealed class ContainerCallTests
         await AssertRefusedAsync(
             h, Ops.KillContainer, TestSandboxes.Container("sb1", "c1") with { Signal = 15 }, SandboxErrorKind.FailedPrecondition,
             "Container not ready, running or paused, impossible to signal the container");
+        var stoppedContainer = await h.CallAsync(Ops.KillContainer, TestSandboxes.Container("sb1", "c1") with { Signal = 9 });
         await h.CallAsync(Ops.StopSandbox, TestSandboxes.Sandbox("sb1"));
         await AssertRefusedAsync(
             h, Ops.KillContainer, TestSandboxes.Container("sb1", "c2") with { Signal = 15 }, SandboxErrorKind.FailedPrecondition,
             "Sandbox not ready or running, impossible to signal the container");
+        var calls = h.Calls.All.Count;
+        var stoppedSandbox = await h.CallAsync(Ops.KillContainer, TestSandboxes.Container("sb1", "c2") with { Signal = 9, All = true });
+
+        Assert.Equal("SIGKILL not sent: Container not ready, running or paused, impossible to signal the container (container c1 is stopped)", stoppedContainer.Note);
+        Assert.Equal("SIGKILL not sent: Sandbox not ready or running, impossible to signal the container (sandbox sb1 is stopped)", stoppedSandbox.Note);
+        Assert.Equal(calls, h.Calls.All.Count);
+        Assert.Equal(SandboxState.Stopped, stoppedSandbox.Sandbox!.State);
     }
 
     [Fact]

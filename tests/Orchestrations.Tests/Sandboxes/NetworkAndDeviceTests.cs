@@ -108,7 +108,9 @@ public sealed class NetworkAndDeviceTests
         var removed = await h.CallAsync(Ops.RemoveInterface, TestSandboxes.Sandbox("sb1") with { Interface = new InterfaceRecord { HwAddr = added.HwAddr.ToUpperInvariant() } });
 
         Assert.Null(unknown.Interface);
+        Assert.Equal("No interface with MAC 02:aa:bb:cc:dd:ee: nothing removed", unknown.Note);
         Assert.Equal(added.HwAddr, removed.Interface!.HwAddr);
+        Assert.Null(removed.Note);
         Assert.Empty((await h.RequireRecordAsync("sb1")).Network!.Endpoints);
         Assert.Empty(h.Network.InterfacesOf("sb1"));
     }

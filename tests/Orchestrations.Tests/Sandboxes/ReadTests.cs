@@ -60,6 +60,41 @@ public sealed class ReadTests
     }
 
     [Fact]
+    public async Task StatsSandbox_needs_a_running_sandbox_when_it_has_containers_to_read()
+    {
+        await using var h = await SandboxHarness.StartAsync();
+        await h.CallAsync(Ops.CreateSandbox, TestSandboxes.Create("sb-empty"));
+        await h.CallAsync(Ops.StopSandbox, TestSandboxes.Sandbox("sb-empty"));
+        await h.ArrangeAsync("sb-paused", "c1", SandboxState.Paused, SandboxState.Paused);
+        await h.ArrangeAsync("sb-running", "c1", SandboxState.Running, SandboxState.Stopped);
+
+        var empty = await h.Sandboxes.StatsSandboxTargetAsync("sb-empty", h.Token);
+        var running = await h.Sandboxes.StatsSandboxTargetAsync("sb-running", h.Token);
+        var paused = await Assert.ThrowsAsync<SandboxCallException>(() => h.Sandboxes.StatsSandboxTargetAsync("sb-paused", h.Token));
+        var missing = await Assert.ThrowsAsync<SandboxCallException>(() => h.Sandboxes.StatsSandboxTargetAsync("nope", h.Token));
+
+        Assert.Equal(SandboxState.Stopped, empty.State);
+        Assert.Equal("c1", Assert.Single(running.Containers).Id);
+        Assert.Equal((SandboxErrorKind.FailedPrecondition, "Sandbox not running, impossible to stats the container (sandbox sb-paused is paused)"), (paused.Kind, paused.Message));
+        Assert.Equal((SandboxErrorKind.NotFound, "Sandbox nope does not exist"), (missing.Kind, missing.Message));
+    }
+
+    [Fact]
+    public async Task The_live_reads_check_ids_and_existence_before_state()
+    {
+        await using var h = await SandboxHarness.StartAsync();
+        await h.ArrangeAsync("sb1", "c1", SandboxState.Stopped, SandboxState.Stopped);
+
+        var empty = await Assert.ThrowsAsync<SandboxCallException>(() => h.Sandboxes.ProcessListTargetAsync("sb1", string.Empty, h.Token));
+        var unknown = await Assert.ThrowsAsync<SandboxCallException>(() => h.Sandboxes.ProcessListTargetAsync("sb1", "zz", h.Token));
+        var noSandbox = await Assert.ThrowsAsync<SandboxCallException>(() => h.Sandboxes.StatsContainerTargetAsync("nope", "c1", h.Token));
+
+        Assert.Equal((SandboxErrorKind.InvalidArgument, "Container ID cannot be empty"), (empty.Kind, empty.Message));
+        Assert.Equal((SandboxErrorKind.NotFound, "Container does not exist: zz"), (unknown.Kind, unknown.Message));
+        Assert.Equal((SandboxErrorKind.NotFound, "Sandbox nope does not exist"), (noSandbox.Kind, noSandbox.Message));
+    }
+
+    [Fact]
     public async Task List_returns_every_sandbox_and_not_deleted_ones()
     {
         await using var h = await SandboxHarness.StartAsync();

@@ -58,13 +58,13 @@ internal sealed class ChaosSoak(SoakSettings settings, Action<string> log)
                 var faults = FaultPlan.Next(_rng, _sandboxes, settings.AfterFaults);
                 faults = settings.Faults ?? faults;
                 var length = perLife * (0.5 + _rng.NextDouble());
-                await LiveAndDieAsync(layout, life, faults, length, cancellationToken);
-                var found = await checker.CheckAsync($"after kill {life + 1}", final: false, _ledger.Acknowledged, cancellationToken);
+                var served = await LiveAndDieAsync(layout, life, faults, length, cancellationToken);
+                var found = await checker.CheckAsync($"after kill {life + 1}", final: false, served, _ledger.Acknowledged, cancellationToken);
                 Report(found, $"after kill {life + 1}");
             }
 
             var drained = await DrainAsync(layout, settings.Kills, cancellationToken);
-            var final = await checker.CheckAsync("final", final: true, _ledger.Acknowledged, cancellationToken);
+            var final = await checker.CheckAsync("final", final: true, served: true, _ledger.Acknowledged, cancellationToken);
             Report(final, "final");
             var unexpected = _ledger.Unexpected.Select(u => u.Call).ToList();
             foreach (var call in unexpected)
@@ -108,8 +108,11 @@ internal sealed class ChaosSoak(SoakSettings settings, Action<string> log)
         log($"check {at}: {found.Count} violations{(found.Count == 0 ? string.Empty : ":\n  " + string.Join("\n  ", found.Take(20)))}");
     }
 
-    /// <summary>One host life with faults: clients call until the kill (at <paramref name="length"/>, or when a kill fault strikes first).</summary>
-    private async Task LiveAndDieAsync(SoakLayout layout, int life, string faults, TimeSpan length, CancellationToken cancellationToken)
+    /// <summary>
+    /// One host life with faults: clients call until the kill (at <paramref name="length"/>, or when a kill fault strikes
+    /// first). Returns whether the host served for a few seconds (a kill fault can end a life before it answers).
+    /// </summary>
+    private async Task<bool> LiveAndDieAsync(SoakLayout layout, int life, string faults, TimeSpan length, CancellationToken cancellationToken)
     {
         using var host = await SoakHost.StartAsync(layout, faults, cancellationToken);
         log($"life {life + 1}: faults {faults}; SIGKILL in {length.TotalSeconds:0.0} s");
@@ -118,7 +121,9 @@ internal sealed class ChaosSoak(SoakSettings settings, Action<string> log)
         var clients = StartClients(host, life, () => Volatile.Read(ref dying) || host.HasExited, stop.Token);
         using var exitWatch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var exited = host.WaitForExitAsync(exitWatch.Token);
+        var lived = Stopwatch.StartNew();
         var first = await Task.WhenAny(exited, Task.Delay(length, cancellationToken));
+        var served = lived.Elapsed >= TimeSpan.FromSeconds(3);
         Volatile.Write(ref dying, true);
         var self = first == exited && host.HasExited;
         await host.KillAsync(cancellationToken);
@@ -147,6 +152,7 @@ internal sealed class ChaosSoak(SoakSettings settings, Action<string> log)
         }
 
         log($"life {life + 1}: {injected} faults injected, {_ledger.Calls} calls so far");
+        return served;
     }
 
     private List<Task> StartClients(SoakHost host, int life, Func<bool> dying, CancellationToken cancellationToken)

@@ -57,7 +57,13 @@ internal sealed class InvariantChecker(SoakLayout layout)
     /// <summary>Run directories whose persist.json lagged the record, at any check.</summary>
     public HashSet<string> StalePersistedCopies { get; } = new(StringComparer.Ordinal);
 
-    public async Task<IReadOnlyList<Violation>> CheckAsync(string at, bool final, IReadOnlyDictionary<string, string> acknowledged, CancellationToken cancellationToken)
+    /// <summary>Runs every check over what the dead host left.</summary>
+    /// <param name="at">Which check this is, for the violations.</param>
+    /// <param name="final">The last check: nothing may be in flight.</param>
+    /// <param name="served">The life before this check served for a while, so a lock release queued at the previous check had its chance.</param>
+    /// <param name="acknowledged">The runs the host named to a client.</param>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    public async Task<IReadOnlyList<Violation>> CheckAsync(string at, bool final, bool served, IReadOnlyDictionary<string, string> acknowledged, CancellationToken cancellationToken)
     {
         var violations = new List<Violation>();
         void Violate(string kind, string subject, string detail) => violations.Add(new Violation(kind, subject, detail, at));
@@ -123,7 +129,7 @@ internal sealed class InvariantChecker(SoakLayout layout)
 
             // A release the run sent may still be in the entity's queue when the host dies; it must be applied in the next life.
             Check(
-                !ended || (!final && _endedHolders.GetValueOrDefault(sandboxId) != holder),
+                !ended || (!final && (!served || _endedHolders.GetValueOrDefault(sandboxId) != holder)),
                 "lock-held-after-run-ended",
                 sandboxId,
                 () => $"locked by {holder}, which {(holding is null ? "does not exist" : $"ended {holding.Status}")}{(final ? string.Empty : " (at this check and the one before)")}");

@@ -19,17 +19,19 @@ public static class SandboxDriversServiceCollectionExtensions
     /// <summary>
     /// Registers what the sandbox activities need: the driver registry with the drivers this assembly has (hypervisor
     /// <c>mock</c>, agent <c>noop</c>, network <c>none</c>), the host file store, the fault injector, and their
-    /// options with validators that run at start. Real drivers are added with
+    /// options with validators that run at start (the mock drivers' state directory among them). Real drivers are added with
     /// <see cref="AddHypervisorDriver{THypervisor}"/>, <see cref="AddAgentDriver{TAgent}"/> and
     /// <see cref="AddNetworkDriver{TNetwork}"/>, without changing the orchestrations.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="store">Configures the host store (its run root).</param>
     /// <param name="faults">Configures fault injection (none by default).</param>
+    /// <param name="mockDrivers">Configures where the mock hypervisor and the noop agent keep their state (in memory by default).</param>
     public static IServiceCollection AddSandboxDrivers(
         this IServiceCollection services,
         Action<HostStoreOptions>? store = null,
-        Action<FaultInjectionOptions>? faults = null)
+        Action<FaultInjectionOptions>? faults = null,
+        Action<MockDriverOptions>? mockDrivers = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         var storeOptions = services.AddOptions<HostStoreOptions>().ValidateOnStart();
@@ -44,7 +46,14 @@ public static class SandboxDriversServiceCollectionExtensions
             faultOptions.Configure(faults);
         }
 
+        var mockOptions = services.AddOptions<MockDriverOptions>().ValidateOnStart();
+        if (mockDrivers is not null)
+        {
+            mockOptions.Configure(mockDrivers);
+        }
+
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HostStoreOptions>, HostStoreOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MockDriverOptions>, MockDriverOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FaultInjectionOptions>, FaultInjectionOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IDriverResolver, DriverRegistry>();

@@ -52,8 +52,24 @@ internal static class KataWorkflowsHost
             throw new HostConfigurationException([$"{KataWorkflowsOptions.SectionName}:StateDirectory: cannot create '{options.StateDirectory}': {ex.Message}"], ex);
         }
 
+        var mockState = string.IsNullOrEmpty(options.MockDrivers.StateDirectory) ? null : options.MockDrivers.StateDirectory;
+        if (mockState is not null)
+        {
+            try
+            {
+                Directory.CreateDirectory(mockState, UnixSocketListener.DirectoryMode);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new HostConfigurationException([$"{KataWorkflowsOptions.SectionName}:MockDrivers:StateDirectory: cannot create '{mockState}': {ex.Message}"], ex);
+            }
+        }
+
         builder.Services.AddHostedService<StoreStartup>();
-        builder.Services.AddSandboxDrivers(store => store.RunRoot = options.RunRoot, faults => faults.Spec = options.Faults.Spec);
+        builder.Services.AddSandboxDrivers(
+            store => store.RunRoot = options.RunRoot,
+            faults => faults.Spec = options.Faults.Spec,
+            mock => mock.StateDirectory = mockState);
         builder.Services.AddDurableTaskEngine(engine =>
         {
             if (options.Store.Kind == StoreKind.Sqlite)

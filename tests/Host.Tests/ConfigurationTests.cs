@@ -21,6 +21,8 @@ public sealed class ConfigurationTests
     [InlineData("KataWorkflows:StateDirectory", "--KataWorkflows:StateDirectory=state")]
     [InlineData("KataWorkflows:RunRoot", "--KataWorkflows:RunRoot=")]
     [InlineData("KataWorkflows:StateDirectory", "--KataWorkflows:StateDirectory=/proc/kwf-cannot-exist/state")]
+    [InlineData("KataWorkflows:MockDrivers:StateDirectory", "--KataWorkflows:MockDrivers:StateDirectory=mock")]
+    [InlineData("KataWorkflows:MockDrivers:StateDirectory", "--KataWorkflows:MockDrivers:StateDirectory=/proc/kwf-cannot-exist/mock")]
     [InlineData("KataWorkflows:Worker:MaxConcurrentActivities", "--KataWorkflows:Worker:MaxConcurrentActivities=0")]
     [InlineData("KataWorkflows:Worker:MaxOrchestrationSessions", "--KataWorkflows:Worker:MaxOrchestrationSessions=-1")]
     [InlineData("KataWorkflows:Faults:Spec", "--KataWorkflows:Faults:Spec=sandbox.nothing:fail")]

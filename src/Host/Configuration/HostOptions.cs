@@ -24,6 +24,9 @@ internal sealed class KataWorkflowsOptions
     /// <summary>Fault injection for tests and drills.</summary>
     public FaultsSection Faults { get; set; } = new();
 
+    /// <summary>The mock hypervisor and noop agent (tests and drills).</summary>
+    public MockDriversSection MockDrivers { get; set; } = new();
+
     /// <summary>Where the host listens.</summary>
     public ListenSection Listen { get; set; } = new();
 
@@ -91,6 +94,16 @@ internal sealed class FaultsSection
 {
     /// <summary>Fault rules in the <c>FaultInjectionOptions.Spec</c> syntax, e.g. <c>sandbox.startVM:fail:1</c>; none when unset.</summary>
     public string? Spec { get; set; }
+}
+
+/// <summary><c>KataWorkflows:MockDrivers</c>.</summary>
+internal sealed class MockDriversSection
+{
+    /// <summary>
+    /// Where the mock hypervisor's VMs and the noop agent's guests are kept as files, so a restarted host finds what the
+    /// previous one left running; in memory (lost with the process) when unset.
+    /// </summary>
+    public string? StateDirectory { get; set; }
 }
 
 /// <summary><c>KataWorkflows:Listen</c>.</summary>

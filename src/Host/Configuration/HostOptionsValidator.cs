@@ -51,6 +51,11 @@ internal static class HostOptionsValidator
             Error("Store:Sqlite:Path", $"must be an absolute path, got '{db}'");
         }
 
+        if (o.MockDrivers.StateDirectory is { Length: > 0 } mockState && !Path.IsPathFullyQualified(mockState))
+        {
+            Error("MockDrivers:StateDirectory", $"must be an absolute path, got '{mockState}'");
+        }
+
         if (!Enum.IsDefined(o.Store.Kind))
         {
             Error("Store:Kind", $"must be sqlite or memory, got '{o.Store.Kind}'");

@@ -144,13 +144,23 @@ internal sealed partial class SandboxSession
         var undo = new Compensations();
         try
         {
+            // As in a create, a step that timed out may still finish after the call gave up on it, so its undo is
+            // registered too: a startVM that outlived its timeout would otherwise leave a VM the stopped record does not know.
             if (record.Vm is null)
             {
-                var network = await StepAsync<NetworkState>(SandboxActivities.CreateNetwork, new NetworkRequest(Target, record.Config.NetworkConfig));
+                var network = await UndoIfTimedOut(
+                    StepAsync<NetworkState>(SandboxActivities.CreateNetwork, new NetworkRequest(Target, record.Config.NetworkConfig)),
+                    undo,
+                    SandboxActivities.RemoveNetwork,
+                    () => StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, null, Force: true), Compensations.Retry));
                 Update(Record! with { Network = network });
                 undo.Register(SandboxActivities.RemoveNetwork, () => StepAsync<bool>(
                     SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, Force: true), Compensations.Retry));
-                var vm = await StepAsync<VmState>(SandboxActivities.StartVm, new VmRequest(Target, record.Config, network));
+                var vm = await UndoIfTimedOut(
+                    StepAsync<VmState>(SandboxActivities.StartVm, new VmRequest(Target, record.Config, network)),
+                    undo,
+                    SandboxActivities.StopVm,
+                    () => StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, network, null, Force: true), Compensations.Retry));
                 Update(Record! with { Vm = vm });
                 undo.Register(SandboxActivities.StopVm, () => StepAsync<bool>(
                     SandboxActivities.StopVm, new VmRequest(Target, record.Config, network, vm, Force: true), Compensations.Retry));
@@ -159,7 +169,11 @@ internal sealed partial class SandboxSession
                 if (Record!.Containers.Count > 0)
                 {
                     var configs = Record.Containers.Select(c => c.Config).ToList();
-                    var created = await StepAsync<List<ContainerRecord>>(SandboxActivities.CreateContainers, new ContainersRequest(Target, configs));
+                    var created = await UndoIfTimedOut(
+                        StepAsync<List<ContainerRecord>>(SandboxActivities.CreateContainers, new ContainersRequest(Target, configs)),
+                        undo,
+                        SandboxActivities.DeleteContainers,
+                        () => StepAsync<bool>(SandboxActivities.DeleteContainers, new ContainersRequest(Target, configs, Force: true), Compensations.Retry));
                     Update(Record! with { Containers = created });
                     undo.Register(SandboxActivities.DeleteContainers, () => StepAsync<bool>(
                         SandboxActivities.DeleteContainers, new ContainersRequest(Target, configs, Force: true), Compensations.Retry));
@@ -168,10 +182,12 @@ internal sealed partial class SandboxSession
 
             foreach (var container in Record!.Containers.Where(c => c.State is SandboxState.Ready or SandboxState.Stopped).ToList())
             {
-                await StepAsync<bool>(SandboxActivities.StartContainer, new ContainerRequest(Target, container.Id));
+                var stop = $"{SandboxActivities.StopContainer} {container.Id}";
+                Func<Task> stopContainer = () => StepAsync<bool>(
+                    SandboxActivities.StopContainer, new ContainerRequest(Target, container.Id, Force: true), Compensations.Retry);
+                await UndoIfTimedOut(StepAsync<bool>(SandboxActivities.StartContainer, new ContainerRequest(Target, container.Id)), undo, stop, stopContainer);
                 Update(Record!.WithContainer(container with { State = SandboxState.Running }));
-                undo.Register($"{SandboxActivities.StopContainer} {container.Id}", () => StepAsync<bool>(
-                    SandboxActivities.StopContainer, new ContainerRequest(Target, container.Id, Force: true), Compensations.Retry));
+                undo.Register(stop, stopContainer);
             }
 
             Update(Record! with { State = SandboxState.Running });

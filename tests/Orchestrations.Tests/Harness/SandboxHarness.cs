@@ -41,6 +41,9 @@ public sealed class SandboxHarnessOptions
 
     /// <summary>Adjusts the worker's options.</summary>
     public Action<DurableTaskWorkerOptions>? ConfigureWorker { get; set; }
+
+    /// <summary>Adds or replaces services after the harness's own (e.g. a driver in place of the recording one).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; set; }
 }
 
 /// <summary>
@@ -80,6 +83,7 @@ public sealed class SandboxHarness : IAsyncDisposable
         services.AddAgentDriver<RecordingAgent>(NoopAgent.TypeName);
         services.AddSingleton<RecordingSandboxStore>();
         services.AddSingleton<ISandboxStore>(sp => sp.GetRequiredService<RecordingSandboxStore>());
+        options.ConfigureServices?.Invoke(services);
         Services = services.BuildServiceProvider(validateScopes: true);
         Faults.Struck += (_, strike) => _strikes.Writer.TryWrite(strike);
         Registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();

@@ -212,7 +212,7 @@ public sealed class ContainerCallTests
     }
 
     [Fact]
-    public async Task DeleteContainer_of_a_ready_container_removes_it_from_the_record()
+    public async Task DeleteContainer_of_a_ready_container_removes_it_from_the_record_and_the_guest()
     {
         await using var h = await RunningAsync();
         await h.CallAsync(Ops.CreateContainer, TestSandboxes.NewContainer("sb1", "c1"));
@@ -221,6 +221,9 @@ public sealed class ContainerCallTests
 
         Assert.Empty(result.Sandbox!.Containers);
         Assert.False(Directory.Exists(h.Files.ContainerDirectory("sb1", "c1")));
+
+        // A created container is in the guest until it is removed there; the record no longer knows it (the chaos soak).
+        Assert.Empty(h.Agent.ContainersOf("sb1"));
     }
 
     [Fact]

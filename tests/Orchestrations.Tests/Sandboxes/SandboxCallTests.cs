@@ -1,8 +1,12 @@
+using KataWorkflows.Activities;
 using KataWorkflows.Activities.Faults;
+using KataWorkflows.Activities.Hypervisors;
+using KataWorkflows.Activities.Hypervisors.Mock;
 using KataWorkflows.Orchestrations.Client;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 using KataWorkflows.Orchestrations.Tests.Harness;
+using Microsoft.Extensions.DependencyInjection;
 using Ops = KataWorkflows.Orchestrations.Sandboxes.SandboxOrchestrations;
 
 namespace KataWorkflows.Orchestrations.Tests.Sandboxes;
@@ -313,5 +317,88 @@ public sealed class SandboxCallTests
         Assert.Contains("did not finish within", ex.Message, StringComparison.Ordinal);
         Assert.Equal(before, await h.RequireRecordAsync("sb1"), SandboxRecordComparer.Instance);
         Assert.Null((await h.UnlockedEntityAsync("sb1"))!.LockedBy);
+    }
+
+    [Fact]
+    public async Task A_startVM_of_a_start_that_times_out_after_booting_the_VM_is_undone_too()
+    {
+        // The VM boots, then the step outlives the step timeout (a slow boot): the call gives up on it and must stop the
+        // VM anyway, or the stopped sandbox's record would not know the VM that now runs (found by the chaos soak).
+        var slow = new SlowStartVm();
+        await using var h = await SandboxHarness.StartAsync(o => o.ConfigureServices = s =>
+        {
+            s.AddSingleton(slow);
+            s.AddHypervisorDriver<SlowHypervisor>(MockHypervisor.TypeName);
+        });
+        await h.CallAsync(Ops.RunSandbox, TestSandboxes.Create("sb1", "c1"));
+        await h.CallAsync(Ops.StopSandbox, TestSandboxes.Sandbox("sb1"));
+        slow.Armed = true;
+
+        var ex = await h.CallFailsAsync(Ops.StartSandbox, TestSandboxes.Sandbox("sb1") with { StepTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Contains($"{SandboxActivities.StartVm} did not finish within", ex.Message, StringComparison.Ordinal);
+        Assert.True(slow.Booted.Task.IsCompleted, "the VM never booted");
+        var record = await h.RequireRecordAsync("sb1");
+        Assert.Equal((SandboxState.Stopped, null), (record.State, record.Vm));
+        Assert.DoesNotContain("sb1", h.Hypervisor.RunningVms);
+        Assert.Null((await h.UnlockedEntityAsync("sb1"))!.LockedBy);
+    }
+
+    [Fact]
+    public async Task A_container_start_of_a_start_that_times_out_after_starting_the_container_is_undone_too()
+    {
+        await using var h = await SandboxHarness.StartAsync(o => o.Faults = $"{SandboxActivities.StartContainer}:hang:1:after:sandbox=sb1");
+        await h.CallAsync(Ops.RunSandbox, TestSandboxes.Create("sb1"));
+        await h.CallAsync(Ops.CreateContainer, TestSandboxes.Sandbox("sb1") with { Container = TestSandboxes.Config("sb1", "c1").Containers[0] });
+        await h.CallAsync(Ops.StopSandbox, TestSandboxes.Sandbox("sb1"));
+
+        var ex = await h.CallFailsAsync(Ops.StartSandbox, TestSandboxes.Sandbox("sb1") with { StepTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Contains($"{SandboxActivities.StartContainer} did not finish within", ex.Message, StringComparison.Ordinal);
+        var history = await h.HistoryAsync(ex.InstanceId!);
+        Assert.Equal(
+            [SandboxActivities.StopContainer, SandboxActivities.DeleteContainers, SandboxActivities.StopVm, SandboxActivities.RemoveNetwork],
+            history.ScheduledAfter(history.FirstTimerFired()));
+        var record = await h.RequireRecordAsync("sb1");
+        Assert.Equal((SandboxState.Stopped, null), (record.State, record.Vm));
+        Assert.DoesNotContain("sb1", h.Hypervisor.RunningVms);
+        Assert.Empty(h.Agent.ContainersOf("sb1"));
+    }
+
+    /// <summary>Once armed, the next startVM boots the VM, then hangs until the worker stops.</summary>
+    private sealed class SlowStartVm
+    {
+        public bool Armed { get; set; }
+
+        public TaskCompletionSource Booted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task AfterBootAsync(CancellationToken cancellationToken)
+        {
+            if (Armed && Booted.TrySetResult())
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+        }
+    }
+
+    private sealed class SlowHypervisor(RecordingHypervisor inner, SlowStartVm slow) : IHypervisor
+    {
+        public async Task<VmState> StartVmAsync(string sandboxId, SandboxConfig config, NetworkState? network, CancellationToken cancellationToken)
+        {
+            var vm = await inner.StartVmAsync(sandboxId, config, network, cancellationToken);
+            await slow.AfterBootAsync(cancellationToken);
+            return vm;
+        }
+
+        public Task StopVmAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken) => inner.StopVmAsync(sandboxId, vm, cancellationToken);
+
+        public Task PauseVmAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken) => inner.PauseVmAsync(sandboxId, vm, cancellationToken);
+
+        public Task ResumeVmAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken) => inner.ResumeVmAsync(sandboxId, vm, cancellationToken);
+
+        public Task CheckAsync(string sandboxId, VmState? vm, CancellationToken cancellationToken) => inner.CheckAsync(sandboxId, vm, cancellationToken);
+
+        public Task<DeviceRecord> AddDeviceAsync(string sandboxId, DeviceRecord device, int blockIndex, CancellationToken cancellationToken) =>
+            inner.AddDeviceAsync(sandboxId, device, blockIndex, cancellationToken);
     }
 }

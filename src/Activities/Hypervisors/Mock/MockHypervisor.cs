@@ -1,30 +1,71 @@
-using System.Collections.Concurrent;
+using KataWorkflows.Activities.Drivers;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.Extensions.Options;
 
 namespace KataWorkflows.Activities.Hypervisors.Mock;
 
 /// <summary>
 /// Kata's <c>mockHypervisor</c> (HypervisorType <c>mock</c>): starting validates the hypervisor configuration as
 /// Kata's <c>createSandbox</c> does; start, stop, pause, resume, check and device attach then succeed, with pid 0.
-/// It keeps a thread-safe registry of the VMs it "runs", so tests can assert that nothing was left behind.
+/// It keeps a thread-safe registry of the VMs it "runs", so tests can assert that nothing was left behind: in memory by
+/// default, or, with <see cref="MockDriverOptions.StateDirectory"/>, also one file per VM under
+/// <c>&lt;dir&gt;/mock-hypervisor</c>, which a new process over the same directory reads back (a real VM outlives the
+/// host process that started it).
 /// </summary>
 public sealed class MockHypervisor : IHypervisor
 {
     /// <summary>The hypervisor type name.</summary>
     public const string TypeName = "mock";
 
-    private readonly ConcurrentDictionary<string, VmState> _running = new(StringComparer.Ordinal);
+    /// <summary>The sub-directory of <see cref="MockDriverOptions.StateDirectory"/> that holds the VMs.</summary>
+    public const string StateSubdirectory = "mock-hypervisor";
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, VmState> _running = new(StringComparer.Ordinal);
+    private readonly DriverStateFiles<VmState>? _files;
+
+    /// <summary>Creates a mock whose VMs live in memory only.</summary>
+    public MockHypervisor()
+    {
+    }
+
+    /// <summary>Creates a mock that keeps its VMs under <see cref="MockDriverOptions.StateDirectory"/> when it is set, and reads back those a previous process left.</summary>
+    /// <exception cref="InvalidDataException">A state file is not valid.</exception>
+    public MockHypervisor(IOptions<MockDriverOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Value.StateDirectory is { Length: > 0 } directory)
+        {
+            _files = new DriverStateFiles<VmState>(Path.Combine(directory, StateSubdirectory));
+            foreach (var (sandboxId, vm) in _files.ReadAll())
+            {
+                _running[sandboxId] = vm;
+            }
+        }
+    }
 
     /// <summary>The sandboxes whose VM is running (or paused), in no particular order.</summary>
-    public IReadOnlyCollection<string> RunningVms => _running.Keys.ToList();
+    public IReadOnlyCollection<string> RunningVms
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running.Keys.ToList();
+            }
+        }
+    }
 
     /// <summary>The VM of a sandbox, if it runs.</summary>
     public bool TryGetVm(string sandboxId, out VmState vm)
     {
-        if (_running.TryGetValue(sandboxId, out var found))
+        lock (_gate)
         {
-            vm = found;
-            return true;
+            if (_running.TryGetValue(sandboxId, out var found))
+            {
+                vm = found;
+                return true;
+            }
         }
 
         vm = null!;
@@ -38,8 +79,17 @@ public sealed class MockHypervisor : IHypervisor
         ArgumentNullException.ThrowIfNull(config);
         cancellationToken.ThrowIfCancellationRequested();
         config.HypervisorConfig.Validated();
-        var vm = _running.GetOrAdd(sandboxId, _ => new VmState { HypervisorType = TypeName, Pid = 0, Uuid = Guid.NewGuid().ToString() });
-        return Task.FromResult(vm);
+        lock (_gate)
+        {
+            if (!_running.TryGetValue(sandboxId, out var vm))
+            {
+                vm = new VmState { HypervisorType = TypeName, Pid = 0, Uuid = Guid.NewGuid().ToString() };
+                _files?.Write(sandboxId, vm);
+                _running[sandboxId] = vm;
+            }
+
+            return Task.FromResult(vm);
+        }
     }
 
     /// <inheritdoc />
@@ -47,7 +97,12 @@ public sealed class MockHypervisor : IHypervisor
     {
         ArgumentException.ThrowIfNullOrEmpty(sandboxId);
         cancellationToken.ThrowIfCancellationRequested();
-        _running.TryRemove(sandboxId, out _);
+        lock (_gate)
+        {
+            _files?.Delete(sandboxId);
+            _running.Remove(sandboxId);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -78,11 +133,13 @@ public sealed class MockHypervisor : IHypervisor
         cancellationToken.ThrowIfCancellationRequested();
 
         // Kata's mock pauses and resumes whatever it is asked to; a VM it does not run is left alone.
-        while (_running.TryGetValue(sandboxId, out var vm) && vm.Paused != paused)
+        lock (_gate)
         {
-            if (_running.TryUpdate(sandboxId, vm with { Paused = paused }, vm))
+            if (_running.TryGetValue(sandboxId, out var vm) && vm.Paused != paused)
             {
-                break;
+                var changed = vm with { Paused = paused };
+                _files?.Write(sandboxId, changed);
+                _running[sandboxId] = changed;
             }
         }
 

@@ -122,6 +122,31 @@ internal sealed partial class SandboxSession
         }
     }
 
+    /// <summary>
+    /// A one-step call whose step timed out: the step may still have done its work (a pause that paused the VM, then
+    /// hung), so it is undone at once, and the record, which the call leaves as it was, stays true. When the undo
+    /// fails too, the record says the sandbox needs cleaning up and why.
+    /// </summary>
+    private async Task<T> UndoNowIfTimedOut<T>(Task<T> step, string name, Func<Task> compensation)
+    {
+        try
+        {
+            return await step;
+        }
+        catch (TimeoutException ex)
+        {
+            var undo = new Compensations();
+            undo.Register(name, compensation);
+            var outcome = await undo.RunAsync();
+            if (outcome.Failures.Count > 0)
+            {
+                Update(Record! with { CleanupReason = $"{ex.Message}; undoing it failed: {string.Join("; ", outcome.Failures)}" });
+            }
+
+            throw;
+        }
+    }
+
     private SandboxRecord Placeholder(SandboxConfig config) => new() { Id = SandboxId, Config = config };
 
     /// <summary>StartSandbox: ready or stopped to running; a stopped sandbox gets its network, its VM and its containers in the new guest back first.</summary>
@@ -222,7 +247,19 @@ internal sealed partial class SandboxSession
 
         if (Record!.Vm is { } vm)
         {
-            await StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, Record.Network, vm, force));
+            try
+            {
+                await StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, Record.Network, vm, force));
+            }
+            catch (TimeoutException ex)
+            {
+                // A stop that outlives its timeout may still stop the VM: it cannot be undone, and the record cannot say
+                // whether the VM is up, so it keeps the VM and says why the sandbox needs cleaning up (a later stop or
+                // delete stops it, which succeeds for a VM already gone).
+                Update(Record! with { CleanupReason = $"StopSandbox: {ex.Message}; the VM may be up or gone" });
+                throw;
+            }
+
             Update(Record! with { Vm = null });
         }
 
@@ -273,7 +310,11 @@ internal sealed partial class SandboxSession
     {
         var record = RequireSandbox();
         StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Running, SandboxState.Paused);
-        await StepAsync<bool>(SandboxActivities.PauseVm, new VmRequest(Target, record.Config, record.Network, record.Vm));
+        var vm = new VmRequest(Target, record.Config, record.Network, record.Vm);
+        await UndoNowIfTimedOut(
+            StepAsync<bool>(SandboxActivities.PauseVm, vm),
+            SandboxActivities.ResumeVm,
+            () => StepAsync<bool>(SandboxActivities.ResumeVm, vm with { Force = true }, Compensations.Retry));
         Update(record with
         {
             State = SandboxState.Paused,
@@ -289,7 +330,11 @@ internal sealed partial class SandboxSession
     {
         var record = RequireSandbox();
         StateTransitions.Validate(SandboxSubject, record.State, SandboxState.Paused, SandboxState.Running);
-        await StepAsync<bool>(SandboxActivities.ResumeVm, new VmRequest(Target, record.Config, record.Network, record.Vm));
+        var vm = new VmRequest(Target, record.Config, record.Network, record.Vm);
+        await UndoNowIfTimedOut(
+            StepAsync<bool>(SandboxActivities.ResumeVm, vm),
+            SandboxActivities.PauseVm,
+            () => StepAsync<bool>(SandboxActivities.PauseVm, vm with { Force = true }, Compensations.Retry));
         Update(record with
         {
             State = SandboxState.Running,

@@ -365,6 +365,56 @@ public sealed class SandboxCallTests
         Assert.Empty(h.Agent.ContainersOf("sb1"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_pause_or_resume_that_times_out_after_its_work_is_undone_at_once_and_the_record_stays_true(bool resume)
+    {
+        // The VM is paused (or resumed), then the step outlives the step timeout: the call gives up and must put the VM
+        // back, or the record would say running while the VM is paused (found by the chaos soak).
+        var step = resume ? SandboxActivities.ResumeVm : SandboxActivities.PauseVm;
+        await using var h = await SandboxHarness.StartAsync(o => o.Faults = $"{step}:hang:1:after:sandbox=sb1");
+        await h.CallAsync(Ops.RunSandbox, TestSandboxes.Create("sb1", "c1"));
+        if (resume)
+        {
+            await h.CallAsync(Ops.PauseSandbox, TestSandboxes.Sandbox("sb1"));
+        }
+
+        var ex = await h.CallFailsAsync(resume ? Ops.ResumeSandbox : Ops.PauseSandbox, TestSandboxes.Sandbox("sb1") with { StepTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Contains($"{step} did not finish within", ex.Message, StringComparison.Ordinal);
+        var history = await h.HistoryAsync(ex.InstanceId!);
+        Assert.Equal([resume ? SandboxActivities.PauseVm : SandboxActivities.ResumeVm], history.ScheduledAfter(history.FirstTimerFired()));
+        var record = await h.RequireRecordAsync("sb1");
+        Assert.Equal((resume ? SandboxState.Paused : SandboxState.Running, resume, null), (record.State, record.Vm!.Paused, record.CleanupReason));
+        Assert.True(h.Hypervisor.TryGetVm("sb1", out var vm));
+        Assert.Equal(resume, vm.Paused);
+        Assert.Null((await h.UnlockedEntityAsync("sb1"))!.LockedBy);
+    }
+
+    [Fact]
+    public async Task A_stop_whose_stopVM_times_out_after_stopping_the_VM_marks_the_record_and_a_second_stop_finishes_it()
+    {
+        // A stop cannot be undone: the record keeps the VM it cannot vouch for and says why the sandbox needs cleaning up.
+        await using var h = await SandboxHarness.StartAsync(o => o.Faults = $"{SandboxActivities.StopVm}:hang:1:after:sandbox=sb1");
+        await h.CallAsync(Ops.RunSandbox, TestSandboxes.Create("sb1", "c1"));
+
+        var ex = await h.CallFailsAsync(Ops.StopSandbox, TestSandboxes.Sandbox("sb1") with { StepTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Contains($"{SandboxActivities.StopVm} did not finish within", ex.Message, StringComparison.Ordinal);
+        var record = await h.RequireRecordAsync("sb1");
+        Assert.NotNull(record.Vm);
+        Assert.StartsWith($"StopSandbox: {SandboxActivities.StopVm} did not finish within", record.CleanupReason, StringComparison.Ordinal);
+        Assert.DoesNotContain("sb1", h.Hypervisor.RunningVms);
+
+        var stopped = await h.CallAsync(Ops.StopSandbox, TestSandboxes.Sandbox("sb1"));
+
+        Assert.Equal(SandboxState.Stopped, stopped.Sandbox!.State);
+        Assert.Null((await h.RequireRecordAsync("sb1")).Vm);
+        await h.CallAsync(Ops.DeleteSandbox, TestSandboxes.Sandbox("sb1"));
+        await h.AssertNothingLeftAsync("sb1");
+    }
+
     /// <summary>Once armed, the next startVM boots the VM, then hangs until the worker stops.</summary>
     private sealed class SlowStartVm
     {

@@ -52,6 +52,43 @@ public sealed class MalformedRequestTests
         await SandboxesErrorTests.AssertServingAsync(host);
     }
 
+    [Fact]
+    public async Task A_time_outside_what_a_timestamp_can_hold_is_InvalidArgument_naming_the_field()
+    {
+        await using var host = await TestHost.StartAsync();
+        var api = host.Sidecar;
+
+        var query = await Assert.ThrowsAsync<RpcException>(async () => await api.QueryInstancesAsync(
+            new QueryInstancesRequest { Query = new InstanceQuery { CreatedTimeFrom = new Timestamp { Seconds = long.MaxValue } } }, cancellationToken: host.Token));
+        var list = await Assert.ThrowsAsync<RpcException>(async () => await api.ListInstanceIdsAsync(
+            new ListInstanceIdsRequest { CompletedTimeTo = new Timestamp { Nanos = -1 } }, cancellationToken: host.Token));
+        var start = await Assert.ThrowsAsync<RpcException>(async () => await api.StartInstanceAsync(
+            new CreateInstanceRequest { Name = "CreateSandbox", ScheduledStartTimestamp = new Timestamp { Seconds = -62135596801 } }, cancellationToken: host.Token));
+        var entities = await Assert.ThrowsAsync<RpcException>(async () => await api.QueryEntitiesAsync(
+            new QueryEntitiesRequest { Query = new EntityQuery { PageSize = 10, LastModifiedFrom = new Timestamp { Nanos = 1_000_000_000 } } }, cancellationToken: host.Token));
+
+        Assert.All([query, list, start, entities], e => Assert.Equal(StatusCode.InvalidArgument, e.StatusCode));
+        Assert.StartsWith("query.createdTimeFrom: is not a valid time (seconds 9223372036854775807, nanos 0)", query.Status.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("completedTimeTo: is not a valid time", list.Status.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("scheduledStartTimestamp: is not a valid time", start.Status.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("query.lastModifiedFrom: is not a valid time", entities.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty((await api.QueryInstancesAsync(new QueryInstancesRequest { Query = new InstanceQuery() }, cancellationToken: host.Token)).OrchestrationState);
+    }
+
+    [Fact]
+    public async Task A_continuation_token_no_page_returned_is_InvalidArgument_naming_the_field()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var query = await Assert.ThrowsAsync<RpcException>(async () => await host.Sidecar.QueryInstancesAsync(
+            new QueryInstancesRequest { Query = new InstanceQuery { ContinuationToken = "not-a-token" } }, cancellationToken: host.Token));
+        var list = await Assert.ThrowsAsync<RpcException>(async () => await host.Sidecar.ListInstanceIdsAsync(
+            new ListInstanceIdsRequest { LastInstanceKey = "%%%" }, cancellationToken: host.Token));
+
+        Assert.Equal((StatusCode.InvalidArgument, "query.continuationToken: is not a token returned by a previous page of this query"), (query.StatusCode, query.Status.Detail));
+        Assert.Equal((StatusCode.InvalidArgument, "lastInstanceKey: is not a token returned by a previous page of this query"), (list.StatusCode, list.Status.Detail));
+    }
+
     private static async Task<Status> CallAsync(TestHost host, string service, string name, byte[] request, bool streaming = false)
     {
         var invoker = host.Channel.CreateCallInvoker();

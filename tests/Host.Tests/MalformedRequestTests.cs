@@ -89,6 +89,19 @@ public sealed class MalformedRequestTests
         Assert.Equal((StatusCode.InvalidArgument, "lastInstanceKey: is not a token returned by a previous page of this query"), (list.StatusCode, list.Status.Detail));
     }
 
+    [Fact]
+    public async Task An_argument_error_names_its_parameter_first_without_the_dotnet_suffix()
+    {
+        await using var host = await TestHost.StartAsync();
+        await host.Sandboxes.CreateSandboxAsync(Requests.Create("sb1"), cancellationToken: host.Token);
+
+        var raise = await Assert.ThrowsAsync<RpcException>(async () => await host.Sidecar.RaiseEventAsync(
+            new RaiseEventRequest { InstanceId = "@sandbox@sb1", Name = "go" }, cancellationToken: host.Token));
+
+        Assert.Equal(StatusCode.InvalidArgument, raise.StatusCode);
+        Assert.Equal("instanceId: '@sandbox@sb1' is an entity; signal it instead of sending it orchestration messages.", raise.Status.Detail);
+    }
+
     private static async Task<Status> CallAsync(TestHost host, string service, string name, byte[] request, bool streaming = false)
     {
         var invoker = host.Channel.CreateCallInvoker();

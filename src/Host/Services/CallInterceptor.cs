@@ -121,7 +121,9 @@ internal sealed partial class CallInterceptor : Interceptor
                 return Status(StatusCode.FailedPrecondition, exception.Message);
             case StoreUnavailableException:
                 return Status(StatusCode.Unavailable, exception.Message);
-            case ArgumentException or FormatException or JsonException or InvalidProtocolBufferException:
+            case ArgumentException argument:
+                return Status(StatusCode.InvalidArgument, Named(argument));
+            case FormatException or JsonException or InvalidProtocolBufferException:
                 return Status(StatusCode.InvalidArgument, exception.Message);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return Status(StatusCode.Cancelled, "The call was cancelled");
@@ -157,6 +159,19 @@ internal sealed partial class CallInterceptor : Interceptor
         cause is InvalidSandboxArgumentException { Field: var field } && !message.StartsWith(field, StringComparison.Ordinal)
             ? $"{field}: {message}"
             : message;
+
+    // "field: why", not .NET's "why (Parameter 'field')".
+    private static string Named(ArgumentException exception)
+    {
+        if (string.IsNullOrEmpty(exception.ParamName))
+        {
+            return exception.Message;
+        }
+
+        var suffix = $" (Parameter '{exception.ParamName}')";
+        var message = exception.Message.EndsWith(suffix, StringComparison.Ordinal) ? exception.Message[..^suffix.Length] : exception.Message;
+        return message.StartsWith(exception.ParamName, StringComparison.Ordinal) ? message : $"{exception.ParamName}: {message}";
+    }
 
     private static CallFailure ToProto(SandboxCallException call)
     {

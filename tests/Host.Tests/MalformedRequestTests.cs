@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using KataWorkflows.Host.Tests.Harness;
+using KataWorkflows.Protocol.V1;
 using Microsoft.DurableTask.Protobuf;
 
 namespace KataWorkflows.Host.Tests;
@@ -29,10 +30,12 @@ public sealed class MalformedRequestTests
     {
         await using var host = await TestHost.StartAsync();
 
-        var status = await CallAsync(host, "kataworkflows.v1.Sandboxes", "CreateSandbox", request);
+        var (status, trailers) = await CallWithTrailersAsync(host, "kataworkflows.v1.Sandboxes", "CreateSandbox", request);
 
         Assert.True(status.StatusCode == StatusCode.InvalidArgument, $"{what}: {status}");
         Assert.StartsWith($"request: not a valid {message} message: ", status.Detail, StringComparison.Ordinal);
+        var failure = CallFailure.Parser.ParseFrom(trailers.GetValueBytes("kwf-failure-bin"));
+        Assert.Equal(("InvalidArgument", status.Detail), (failure.Kind, failure.Message));
         await SandboxesErrorTests.AssertServingAsync(host);
     }
 
@@ -50,6 +53,29 @@ public sealed class MalformedRequestTests
         Assert.StartsWith("request: not a valid StreamInstanceHistoryRequest message: ", streaming.Detail, StringComparison.Ordinal);
         Assert.StartsWith("request: not a valid kataworkflows.v1.WatchRunRequest message: ", watch.Detail, StringComparison.Ordinal);
         await SandboxesErrorTests.AssertServingAsync(host);
+    }
+
+    [Fact]
+    public async Task Every_error_of_WatchRun_carries_the_failure_trailer()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var empty = await Assert.ThrowsAsync<RpcException>(async () => await Drain(host.Sandboxes.WatchRun(new WatchRunRequest(), cancellationToken: host.Token)));
+        var missing = await Assert.ThrowsAsync<RpcException>(async () => await Drain(host.Sandboxes.WatchRun(new WatchRunRequest { InstanceId = "nope" }, cancellationToken: host.Token)));
+
+        Assert.Equal((StatusCode.InvalidArgument, "InvalidArgument", "instance_id: must not be empty"), (empty.StatusCode, Requests.Failure(empty).Kind, Requests.Failure(empty).Message));
+        Assert.Equal((StatusCode.NotFound, "NotFound"), (missing.StatusCode, Requests.Failure(missing).Kind));
+        Assert.Contains("nope", Requests.Failure(missing).Message, StringComparison.Ordinal);
+
+        static async Task Drain(AsyncServerStreamingCall<RunEvent> call)
+        {
+            using (call)
+            {
+                while (await call.ResponseStream.MoveNext(CancellationToken.None))
+                {
+                }
+            }
+        }
     }
 
     [Fact]
@@ -102,7 +128,10 @@ public sealed class MalformedRequestTests
         Assert.Equal("instanceId: '@sandbox@sb1' is an entity; signal it instead of sending it orchestration messages.", raise.Status.Detail);
     }
 
-    private static async Task<Status> CallAsync(TestHost host, string service, string name, byte[] request, bool streaming = false)
+    private static async Task<Status> CallAsync(TestHost host, string service, string name, byte[] request, bool streaming = false) =>
+        (await CallWithTrailersAsync(host, service, name, request, streaming)).Status;
+
+    private static async Task<(Status Status, Metadata Trailers)> CallWithTrailersAsync(TestHost host, string service, string name, byte[] request, bool streaming = false)
     {
         var invoker = host.Channel.CreateCallInvoker();
         var options = new CallOptions(cancellationToken: host.Token);
@@ -121,11 +150,11 @@ public sealed class MalformedRequestTests
                 await call.ResponseAsync;
             }
 
-            return Status.DefaultSuccess;
+            return (Status.DefaultSuccess, []);
         }
         catch (RpcException ex)
         {
-            return ex.Status;
+            return (ex.Status, ex.Trailers);
         }
     }
 }

@@ -22,6 +22,9 @@ internal sealed partial class CallInterceptor : Interceptor
     /// <summary>The binary trailer that carries a <see cref="CallFailure"/>.</summary>
     public const string FailureTrailer = "kwf-failure-bin";
 
+    /// <summary>The service whose errors carry <see cref="FailureTrailer"/>.</summary>
+    public static readonly string SandboxesService = Sandboxes.Descriptor.FullName;
+
     private readonly ILogger<CallInterceptor> _logger;
 
     /// <summary>Creates the interceptor.</summary>
@@ -71,6 +74,11 @@ internal sealed partial class CallInterceptor : Interceptor
         catch (RpcException ex)
         {
             code = ex.StatusCode;
+            if (service == SandboxesService && ex.Trailers.GetValueBytes(FailureTrailer) is null)
+            {
+                throw WithFailure(ex);
+            }
+
             throw;
         }
         catch (Exception ex)
@@ -82,7 +90,7 @@ internal sealed partial class CallInterceptor : Interceptor
                 LogUnexpected(ex, method);
             }
 
-            throw mapped;
+            throw service == SandboxesService && mapped.Trailers.GetValueBytes(FailureTrailer) is null ? WithFailure(mapped) : mapped;
         }
         finally
         {
@@ -96,6 +104,33 @@ internal sealed partial class CallInterceptor : Interceptor
             HostTelemetry.Calls.Add(1, tags);
             HostTelemetry.CallDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, tags);
         }
+    }
+
+    /// <summary>
+    /// The same error with a <see cref="CallFailure"/> trailer made from its status: every error of the Sandboxes service
+    /// carries one (sandboxes.proto), also those no run or sandbox call made (a request that did not parse, a WatchRun of
+    /// no run).
+    /// </summary>
+    public static RpcException WithFailure(RpcException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var kind = exception.StatusCode switch
+        {
+            StatusCode.InvalidArgument or StatusCode.OutOfRange => SandboxErrorKind.InvalidArgument,
+            StatusCode.NotFound => SandboxErrorKind.NotFound,
+            StatusCode.AlreadyExists => SandboxErrorKind.AlreadyExists,
+            StatusCode.FailedPrecondition => SandboxErrorKind.FailedPrecondition,
+            StatusCode.Cancelled => SandboxErrorKind.Terminated,
+            _ => SandboxErrorKind.Failed,
+        };
+        var trailers = new Metadata();
+        foreach (var entry in exception.Trailers)
+        {
+            trailers.Add(entry);
+        }
+
+        trailers.Add(FailureTrailer, new CallFailure { Kind = kind.ToString(), Message = exception.Status.Detail }.ToByteArray());
+        return new RpcException(exception.Status, trailers, exception.Message);
     }
 
     /// <summary>The status a failure maps to.</summary>

@@ -40,10 +40,12 @@ internal sealed class RequestParsingMethodProvider<TService> : IServiceMethodPro
         }
     }
 
-    /// <summary>The status a request that did not parse gets.</summary>
-    internal static RpcException Unparsable(string messageType, Exception exception) => new(new Status(
-        StatusCode.InvalidArgument,
-        $"request: not a valid {messageType} message: {exception.Message}"));
+    /// <summary>The status a request that did not parse gets (with the Sandboxes service's failure trailer on its calls).</summary>
+    internal static RpcException Unparsable(string service, string messageType, Exception exception)
+    {
+        var refused = new RpcException(new Status(StatusCode.InvalidArgument, $"request: not a valid {messageType} message: {exception.Message}"));
+        return service == CallInterceptor.SandboxesService ? CallInterceptor.WithFailure(refused) : refused;
+    }
 
     private sealed class Binder : ServiceBinderBase
     {
@@ -100,7 +102,7 @@ internal sealed class RequestParsingMethodProvider<TService> : IServiceMethodPro
                 }
                 catch (Exception ex) when (ex is InvalidProtocolBufferException or DecoderFallbackException)
                 {
-                    throw Unparsable(name, ex);
+                    throw Unparsable(method.ServiceName, name, ex);
                 }
             });
             return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name, request, method.ResponseMarshaller);

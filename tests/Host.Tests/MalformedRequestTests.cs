@@ -79,6 +79,19 @@ public sealed class MalformedRequestTests
     }
 
     [Fact]
+    public async Task A_differing_sandbox_id_of_10000_characters_is_quoted_cut_not_whole()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = new string('x', 10_000);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await host.Sandboxes.StartSandboxAsync(
+            new SandboxCall { SandboxId = "sb1", ArgumentsJson = $"{{\"sandboxId\":\"{id}\"}}" }, cancellationToken: host.Token));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal($"arguments_json.sandboxId: '{id[..40]}…' differs from sandbox_id 'sb1'", ex.Status.Detail);
+    }
+
+    [Fact]
     public async Task A_time_outside_what_a_timestamp_can_hold_is_InvalidArgument_naming_the_field()
     {
         await using var host = await TestHost.StartAsync();

@@ -92,6 +92,38 @@ public sealed class MalformedRequestTests
     }
 
     [Fact]
+    public async Task A_group_left_open_is_InvalidArgument_not_Unknown()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        // QueryEntitiesRequest { query { ... } } whose query ends inside field 6, a start-group tag it never closes.
+        var status = await CallAsync(host, "TaskHubSidecarService", "QueryEntities", Convert.FromHexString("0A081200280232103200"));
+
+        Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
+        Assert.StartsWith("request: not a valid QueryEntitiesRequest message: ", status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_huge_id_is_not_sent_back_whole_and_a_page_over_1000_names_maxInstanceCount()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = new string('a', 10_000);
+
+        var terminate = await Assert.ThrowsAsync<RpcException>(async () => await host.Sidecar.TerminateInstanceAsync(
+            new TerminateRequest { InstanceId = id }, cancellationToken: host.Token));
+        var entity = await Assert.ThrowsAsync<RpcException>(async () => await host.Sidecar.GetEntityAsync(
+            new GetEntityRequest { InstanceId = "@" + id }, cancellationToken: host.Token));
+        var page = await Assert.ThrowsAsync<RpcException>(async () => await host.Sidecar.QueryInstancesAsync(
+            new QueryInstancesRequest { Query = new InstanceQuery { MaxInstanceCount = 1001 } }, cancellationToken: host.Token));
+
+        Assert.Equal((StatusCode.NotFound, $"No instance with id '{id[..40]}…' exists."), (terminate.StatusCode, terminate.Status.Detail));
+        Assert.Equal(StatusCode.InvalidArgument, entity.StatusCode);
+        Assert.StartsWith("instanceId: ", entity.Status.Detail, StringComparison.Ordinal);
+        Assert.InRange(entity.Status.Detail.Length, 1, 1100);
+        Assert.Equal((StatusCode.InvalidArgument, "query.maxInstanceCount: must be between 0 and 1000, got 1001"), (page.StatusCode, page.Status.Detail));
+    }
+
+    [Fact]
     public async Task A_time_outside_what_a_timestamp_can_hold_is_InvalidArgument_naming_the_field()
     {
         await using var host = await TestHost.StartAsync();

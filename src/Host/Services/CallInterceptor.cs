@@ -22,6 +22,9 @@ internal sealed partial class CallInterceptor : Interceptor
     /// <summary>The binary trailer that carries a <see cref="CallFailure"/>.</summary>
     public const string FailureTrailer = "kwf-failure-bin";
 
+    /// <summary>The longest status message sent (<see cref="Bounded"/>).</summary>
+    public const int MaxDetailLength = 1024;
+
     /// <summary>The service whose errors carry <see cref="FailureTrailer"/>.</summary>
     public static readonly string SandboxesService = Sandboxes.Descriptor.FullName;
 
@@ -74,9 +77,17 @@ internal sealed partial class CallInterceptor : Interceptor
         catch (RpcException ex)
         {
             code = ex.StatusCode;
-            if (service == SandboxesService && ex.Trailers.GetValueBytes(FailureTrailer) is null)
+            var refused = ex.Status.Detail.Length > MaxDetailLength
+                ? new RpcException(new Status(ex.StatusCode, Bounded(ex.Status.Detail)), ex.Trailers, ex.Message)
+                : ex;
+            if (service == SandboxesService && refused.Trailers.GetValueBytes(FailureTrailer) is null)
             {
-                throw WithFailure(ex);
+                throw WithFailure(refused);
+            }
+
+            if (refused != ex)
+            {
+                throw refused;
             }
 
             throw;
@@ -142,16 +153,16 @@ internal sealed partial class CallInterceptor : Interceptor
         {
             case SandboxCallException call:
                 var trailers = new Metadata { { FailureTrailer, ToProto(call).ToByteArray() } };
-                var message = WithField(call.Message, call.InnerException);
+                var message = Bounded(WithField(call.Message, call.InnerException));
                 return new RpcException(new Status(CodeOf(call.Kind), message), trailers, message);
             case InvalidSandboxArgumentException invalid:
                 return Status(StatusCode.InvalidArgument, WithField(invalid.Message, invalid));
-            case InstanceNotFoundException:
-                return Status(StatusCode.NotFound, exception.Message);
-            case InstanceAlreadyExistsException:
-                return Status(StatusCode.AlreadyExists, exception.Message);
-            case InstanceStateException:
-                return Status(StatusCode.FailedPrecondition, exception.Message);
+            case InstanceNotFoundException missing:
+                return Status(StatusCode.NotFound, Quoting(missing.Message, missing.InstanceId));
+            case InstanceAlreadyExistsException exists:
+                return Status(StatusCode.AlreadyExists, Quoting(exists.Message, exists.InstanceId));
+            case InstanceStateException state:
+                return Status(StatusCode.FailedPrecondition, Quoting(state.Message, state.InstanceId));
             case DriverUnavailableException:
                 return Status(StatusCode.FailedPrecondition, exception.Message);
             case StoreUnavailableException:
@@ -187,7 +198,21 @@ internal sealed partial class CallInterceptor : Interceptor
         _ => StatusCode.Unknown,
     };
 
-    private static RpcException Status(StatusCode code, string message) => new(new Status(code, message), message);
+    private static RpcException Status(StatusCode code, string message) => new(new Status(code, Bounded(message)), message);
+
+    /// <summary>
+    /// A status message is at most <see cref="MaxDetailLength"/> characters: a message that quotes a huge input is cut
+    /// (a sandbox call's trailer still has it whole).
+    /// </summary>
+    public static string Bounded(string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.Length <= MaxDetailLength ? message : $"{message[..MaxDetailLength]}… ({message.Length} characters)";
+    }
+
+    // An id quoted in a message is cut as SandboxIds cuts one: the caller knows which id it sent.
+    private static string Quoting(string message, string id) =>
+        id.Length > 40 ? message.Replace(id, id[..40] + "…", StringComparison.Ordinal) : message;
 
     // Status messages start with the field they are about (docs/operations.md); most messages already name it.
     private static string WithField(string message, Exception? cause) =>

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text;
 using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
@@ -100,7 +99,9 @@ internal sealed class RequestParsingMethodProvider<TService> : IServiceMethodPro
                 {
                     return inner.ContextualDeserializer(context);
                 }
-                catch (Exception ex) when (ex is InvalidProtocolBufferException or DecoderFallbackException)
+                // Google.Protobuf also throws InvalidOperationException ("SkipLastField cannot be called at the end of a
+                // stream") for a group left open, and DecoderFallbackException is an ArgumentException.
+                catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidOperationException or ArgumentException)
                 {
                     throw Unparsable(method.ServiceName, name, ex);
                 }

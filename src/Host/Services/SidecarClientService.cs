@@ -130,9 +130,9 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<QueryInstancesResponse> QueryInstances(QueryInstancesRequest request, ServerCallContext context)
     {
         var q = request.Query ?? new InstanceQuery();
-        if (q.MaxInstanceCount < 0)
+        if (q.MaxInstanceCount is < 0 or > OrchestrationQuery.MaxPageSize)
         {
-            throw Invalid("query.maxInstanceCount", $"must not be negative, got {q.MaxInstanceCount}");
+            throw Invalid("query.maxInstanceCount", $"must be between 0 and {OrchestrationQuery.MaxPageSize}, got {q.MaxInstanceCount}");
         }
 
         var page = await _client.QueryInstancesAsync(

@@ -16,6 +16,9 @@ internal sealed class CliCases
 
     private static readonly string[] Durations = ["xyz", "-5s", "0", "99999999999h", "", "1d2h", "s", "10675199.02:48:05.4775808"];
 
+    // Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN) before kwf starts: longer ones go in files.
+    private const int MaxArgument = 100_000;
+
     private readonly Random _random;
     private readonly string _directory;
     private int _files;
@@ -69,7 +72,7 @@ internal sealed class CliCases
         c => Value("bad-ip", "--ip", c.Pick(["", "300.1.1.1/24", "10.0.0.1/99", "::::/1", "abc"]), v => ["network", "add-iface", "fz-live", "--name", "eth9", "--device", "tap9", "--ip", v], "ip"),
         c => Value("bad-type", "--type", c.Pick(["x", "", "block", "bb"]), v => ["device", "add", "fz-live", "--id", "d1", "--host-path", "/dev/null", "--type", v], "type"),
         c => Value("bad-request-id", "--request-id", c.Pick(["a/b", "", "../x", new string('r', 65), "a b", "\u0001"]), v => ["sandbox", "stop", "fz-live", "--request-id", v], "request"),
-        c => Value("bad-json", "--data", c.Pick(Inputs.BadJson.Where(j => !j.Contains('\0', StringComparison.Ordinal)).ToArray()), v => ["wf", "raise", "fz-no-run", "go", "--data", v], "data"),
+        c => Value("bad-json", "--data", c.Pick(Inputs.BadJson.Where(j => !j.Contains('\0', StringComparison.Ordinal) && j.Length < MaxArgument).ToArray()), v => ["wf", "raise", "fz-no-run", "go", "--data", v], "data"),
         c => Value("unknown-option", "--fz-bogus", c.Id(), v => ["sandbox", "list", "--fz-bogus", v], "fz-bogus"),
         c => Value("unknown-command", "command", c.Pick(["fz-bogus", "", "--", "-", "lst", "STATUS"]), v => ["sandbox", v], "sandbox"),
         c => new CliCase("missing-argument", ["container", "start", "fz-live"], ["container", "argument", "required"]),

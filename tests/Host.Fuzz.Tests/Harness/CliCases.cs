@@ -145,7 +145,8 @@ internal sealed class CliCases
                 break;
         }
 
-        return new CliCase($"{kind} ({what})", args(path), ["config", Path.GetFileName(path), path, "json", "replay", "history"]);
+        // The error names the option or the file, or (for a file that reads but holds a bad value) the field in it.
+        return new CliCase($"{kind} ({what})", args(path), ["config", Path.GetFileName(path), path, "json", "replay", "history", ".id:", "id:"]);
     }
 
     /// <summary>One of the sandbox-call argument shapes with wrong types in it: the config part of <see cref="Inputs.Arguments"/>.</summary>

@@ -118,9 +118,12 @@ public sealed class GlobalOptions
         return parse.GetValue(Timeout) is { } text ? ParseDuration(text, "--timeout") : null;
     }
 
+    /// <summary>The longest duration an option takes: what a timer or a cancellation can wait (int.MaxValue ms, 24.8 days).</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromMilliseconds(int.MaxValue);
+
     /// <summary>
     /// Reads a duration: a number of seconds (<c>90</c>, <c>2.5</c>) or units <c>h</c>, <c>m</c>, <c>s</c>, <c>ms</c>
-    /// in that order (<c>1h30m</c>, <c>45s</c>, <c>250ms</c>). Must be positive.
+    /// in that order (<c>1h30m</c>, <c>45s</c>, <c>250ms</c>). Must be positive and at most <see cref="MaxDuration"/>.
     /// </summary>
     /// <exception cref="CliException">A usage error naming <paramref name="option"/>.</exception>
     public static TimeSpan ParseDuration(string text, string option)
@@ -129,8 +132,8 @@ public sealed class GlobalOptions
         var value = text.Trim();
         if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
         {
-            return seconds > 0 && seconds < TimeSpan.MaxValue.TotalSeconds
-                ? TimeSpan.FromSeconds(seconds)
+            return seconds > 0
+                ? Bounded(seconds * 1000, text, option)
                 : throw CliException.Usage($"{option} must be positive, got '{text}'");
         }
 
@@ -142,9 +145,15 @@ public sealed class GlobalOptions
         }
 
         double Part(string name) => match.Groups[name].Success ? double.Parse(match.Groups[name].Value, CultureInfo.InvariantCulture) : 0;
-        var duration = TimeSpan.FromHours(Part("h")) + TimeSpan.FromMinutes(Part("m")) + TimeSpan.FromSeconds(Part("s")) + TimeSpan.FromMilliseconds(Part("ms"));
-        return duration > TimeSpan.Zero ? duration : throw CliException.Usage($"{option} must be positive, got '{text}'");
+        var milliseconds = (Part("h") * 3_600_000) + (Part("m") * 60_000) + (Part("s") * 1000) + Part("ms");
+        return milliseconds > 0 ? Bounded(milliseconds, text, option) : throw CliException.Usage($"{option} must be positive, got '{text}'");
     }
+
+    // Checked as a double first: TimeSpan.FromHours(99999999999) throws OverflowException.
+    private static TimeSpan Bounded(double milliseconds, string text, string option) =>
+        milliseconds <= MaxDuration.TotalMilliseconds
+            ? TimeSpan.FromMilliseconds(milliseconds)
+            : throw CliException.Usage($"{option} must be at most {MaxDuration.TotalHours:0.#}h ({MaxDuration.TotalDays:0.#} days), got '{text}'");
 
     private static string? Env(Func<string, string?> environment, string name) => environment(name) is { Length: > 0 } value ? value : null;
 }

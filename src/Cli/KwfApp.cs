@@ -37,8 +37,11 @@ public sealed class KwfApp
     /// <summary>Standard input, for <c>--config -</c>.</summary>
     internal TextReader In => _in;
 
-    /// <summary>Parses the arguments (no side effects).</summary>
-    public ParseResult Parse(IReadOnlyList<string> args) => Root.Parse(args);
+    /// <summary>
+    /// Parses the arguments (no side effects). Response files are off: an argument starting with <c>@</c> is an
+    /// argument (an entity's instance id is <c>@sandbox@ID</c>), not a file of more arguments.
+    /// </summary>
+    public ParseResult Parse(IReadOnlyList<string> args) => Root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 
     /// <summary>Runs the command line and returns the exit code.</summary>
     public async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)

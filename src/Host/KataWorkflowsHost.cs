@@ -9,7 +9,9 @@ using KataWorkflows.Orchestrations.Client;
 using KataWorkflows.Orchestrations.Sandboxes;
 using KataWorkflows.Storage.Sqlite;
 using Microsoft.AspNetCore.Builder;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
@@ -108,6 +110,20 @@ internal static class KataWorkflowsHost
         builder.Services.AddGrpcReflection();
         // Health is checked when asked, not from a cache published every few seconds.
         builder.Services.AddGrpcHealthChecks(o => o.UseHealthChecksCache = false).AddCheck<StoreHealthCheck>("store");
+        // After every gRPC registration (each may add Grpc.AspNetCore's binder again): the binder is replaced by one
+        // whose request parsing answers InvalidArgument instead of Unknown.
+        var binders = builder.Services.Where(d => d.ServiceType == typeof(IServiceMethodProvider<>) && d.ImplementationType?.Name == "BinderServiceMethodProvider`1").ToList();
+        if (binders.Count == 0)
+        {
+            throw new InvalidOperationException("Grpc.AspNetCore's BinderServiceMethodProvider was not registered: RequestParsingMethodProvider would bind every method twice.");
+        }
+
+        foreach (var binder in binders)
+        {
+            builder.Services.Remove(binder);
+        }
+
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(IServiceMethodProvider<>), typeof(RequestParsingMethodProvider<>)));
         builder.Services.AddSingleton<SystemdNotifier>();
         builder.Services.AddSingleton<RunWatcher>();
 

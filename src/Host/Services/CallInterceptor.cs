@@ -22,6 +22,12 @@ internal sealed partial class CallInterceptor : Interceptor
     /// <summary>The binary trailer that carries a <see cref="CallFailure"/>.</summary>
     public const string FailureTrailer = "kwf-failure-bin";
 
+    /// <summary>The longest status message sent (<see cref="Bounded"/>).</summary>
+    public const int MaxDetailLength = 1024;
+
+    /// <summary>The service whose errors carry <see cref="FailureTrailer"/>.</summary>
+    public static readonly string SandboxesService = Sandboxes.Descriptor.FullName;
+
     private readonly ILogger<CallInterceptor> _logger;
 
     /// <summary>Creates the interceptor.</summary>
@@ -71,6 +77,19 @@ internal sealed partial class CallInterceptor : Interceptor
         catch (RpcException ex)
         {
             code = ex.StatusCode;
+            var refused = ex.Status.Detail.Length > MaxDetailLength
+                ? new RpcException(new Status(ex.StatusCode, Bounded(ex.Status.Detail)), ex.Trailers, ex.Message)
+                : ex;
+            if (service == SandboxesService && refused.Trailers.GetValueBytes(FailureTrailer) is null)
+            {
+                throw WithFailure(refused);
+            }
+
+            if (refused != ex)
+            {
+                throw refused;
+            }
+
             throw;
         }
         catch (Exception ex)
@@ -82,7 +101,7 @@ internal sealed partial class CallInterceptor : Interceptor
                 LogUnexpected(ex, method);
             }
 
-            throw mapped;
+            throw service == SandboxesService && mapped.Trailers.GetValueBytes(FailureTrailer) is null ? WithFailure(mapped) : mapped;
         }
         finally
         {
@@ -98,6 +117,33 @@ internal sealed partial class CallInterceptor : Interceptor
         }
     }
 
+    /// <summary>
+    /// The same error with a <see cref="CallFailure"/> trailer made from its status: every error of the Sandboxes service
+    /// carries one (sandboxes.proto), also those no run or sandbox call made (a request that did not parse, a WatchRun of
+    /// no run).
+    /// </summary>
+    public static RpcException WithFailure(RpcException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var kind = exception.StatusCode switch
+        {
+            StatusCode.InvalidArgument or StatusCode.OutOfRange => SandboxErrorKind.InvalidArgument,
+            StatusCode.NotFound => SandboxErrorKind.NotFound,
+            StatusCode.AlreadyExists => SandboxErrorKind.AlreadyExists,
+            StatusCode.FailedPrecondition => SandboxErrorKind.FailedPrecondition,
+            StatusCode.Cancelled => SandboxErrorKind.Terminated,
+            _ => SandboxErrorKind.Failed,
+        };
+        var trailers = new Metadata();
+        foreach (var entry in exception.Trailers)
+        {
+            trailers.Add(entry);
+        }
+
+        trailers.Add(FailureTrailer, new CallFailure { Kind = kind.ToString(), Message = exception.Status.Detail }.ToByteArray());
+        return new RpcException(exception.Status, trailers, exception.Message);
+    }
+
     /// <summary>The status a failure maps to.</summary>
     public static RpcException Map(Exception exception, ServerCallContext context)
     {
@@ -107,21 +153,23 @@ internal sealed partial class CallInterceptor : Interceptor
         {
             case SandboxCallException call:
                 var trailers = new Metadata { { FailureTrailer, ToProto(call).ToByteArray() } };
-                var message = WithField(call.Message, call.InnerException);
+                var message = Bounded(WithField(call.Message, call.InnerException));
                 return new RpcException(new Status(CodeOf(call.Kind), message), trailers, message);
             case InvalidSandboxArgumentException invalid:
                 return Status(StatusCode.InvalidArgument, WithField(invalid.Message, invalid));
-            case InstanceNotFoundException:
-                return Status(StatusCode.NotFound, exception.Message);
-            case InstanceAlreadyExistsException:
-                return Status(StatusCode.AlreadyExists, exception.Message);
-            case InstanceStateException:
-                return Status(StatusCode.FailedPrecondition, exception.Message);
+            case InstanceNotFoundException missing:
+                return Status(StatusCode.NotFound, Quoting(missing.Message, missing.InstanceId));
+            case InstanceAlreadyExistsException exists:
+                return Status(StatusCode.AlreadyExists, Quoting(exists.Message, exists.InstanceId));
+            case InstanceStateException state:
+                return Status(StatusCode.FailedPrecondition, Quoting(state.Message, state.InstanceId));
             case DriverUnavailableException:
                 return Status(StatusCode.FailedPrecondition, exception.Message);
             case StoreUnavailableException:
                 return Status(StatusCode.Unavailable, exception.Message);
-            case ArgumentException or FormatException or JsonException or InvalidProtocolBufferException:
+            case ArgumentException argument:
+                return Status(StatusCode.InvalidArgument, Named(argument));
+            case FormatException or JsonException or InvalidProtocolBufferException:
                 return Status(StatusCode.InvalidArgument, exception.Message);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return Status(StatusCode.Cancelled, "The call was cancelled");
@@ -150,13 +198,40 @@ internal sealed partial class CallInterceptor : Interceptor
         _ => StatusCode.Unknown,
     };
 
-    private static RpcException Status(StatusCode code, string message) => new(new Status(code, message), message);
+    private static RpcException Status(StatusCode code, string message) => new(new Status(code, Bounded(message)), message);
+
+    /// <summary>
+    /// A status message is at most <see cref="MaxDetailLength"/> characters: a message that quotes a huge input is cut
+    /// (a sandbox call's trailer still has it whole).
+    /// </summary>
+    public static string Bounded(string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.Length <= MaxDetailLength ? message : $"{message[..MaxDetailLength]}… ({message.Length} characters)";
+    }
+
+    // An id quoted in a message is cut as SandboxIds cuts one: the caller knows which id it sent.
+    private static string Quoting(string message, string id) =>
+        id.Length > 40 ? message.Replace(id, id[..40] + "…", StringComparison.Ordinal) : message;
 
     // Status messages start with the field they are about (docs/operations.md); most messages already name it.
     private static string WithField(string message, Exception? cause) =>
         cause is InvalidSandboxArgumentException { Field: var field } && !message.StartsWith(field, StringComparison.Ordinal)
             ? $"{field}: {message}"
             : message;
+
+    // "field: why", not .NET's "why (Parameter 'field')".
+    private static string Named(ArgumentException exception)
+    {
+        if (string.IsNullOrEmpty(exception.ParamName))
+        {
+            return exception.Message;
+        }
+
+        var suffix = $" (Parameter '{exception.ParamName}')";
+        var message = exception.Message.EndsWith(suffix, StringComparison.Ordinal) ? exception.Message[..^suffix.Length] : exception.Message;
+        return message.StartsWith(exception.ParamName, StringComparison.Ordinal) ? message : $"{exception.ParamName}: {message}";
+    }
 
     private static CallFailure ToProto(SandboxCallException call)
     {

@@ -227,7 +227,7 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
 
         if (!string.IsNullOrEmpty(request.SandboxId) && request.SandboxId != call.SandboxId)
         {
-            throw Invalid("arguments_json.sandboxId", $"'{request.SandboxId}' differs from sandbox_id '{call.SandboxId}'");
+            throw Invalid("arguments_json.sandboxId", $"'{Shown(request.SandboxId)}' differs from sandbox_id '{Shown(call.SandboxId)}'");
         }
 
         return request with { SandboxId = call.SandboxId };
@@ -248,6 +248,9 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
     }
 
     private string Json<T>(T value) => JsonSerializer.Serialize(value, _converter.Options);
+
+    // A value quoted in a message is cut, as SandboxIds cuts an id: a 10,000-character id is not sent back whole.
+    private static string Shown(string value) => value.Length > 40 ? value[..40] + "…" : value;
 
     private static void Tag(string sandboxId) => Activity.Current?.SetTag(HostTelemetry.SandboxIdTag, sandboxId);
 

@@ -52,7 +52,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
             {
                 InstanceId = request.InstanceId.Length == 0 ? null : request.InstanceId,
                 Version = request.Version,
-                StartAt = request.ScheduledStartTimestamp?.ToDateTimeOffset(),
+                StartAt = At(request.ScheduledStartTimestamp, "scheduledStartTimestamp"),
                 ReplaceTerminalInstance = replace,
                 Tags = request.Tags.Count == 0 ? null : new Dictionary<string, string>(request.Tags),
                 TraceParent = request.ParentTraceContext is { TraceParent.Length: > 0 } trace ? trace.TraceParent : null,
@@ -130,20 +130,20 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<QueryInstancesResponse> QueryInstances(QueryInstancesRequest request, ServerCallContext context)
     {
         var q = request.Query ?? new InstanceQuery();
-        if (q.MaxInstanceCount < 0)
+        if (q.MaxInstanceCount is < 0 or > OrchestrationQuery.MaxPageSize)
         {
-            throw Invalid("query.maxInstanceCount", $"must not be negative, got {q.MaxInstanceCount}");
+            throw Invalid("query.maxInstanceCount", $"must be between 0 and {OrchestrationQuery.MaxPageSize}, got {q.MaxInstanceCount}");
         }
 
         var page = await _client.QueryInstancesAsync(
             new OrchestrationQuery
             {
                 Statuses = q.RuntimeStatus.Count == 0 ? null : [.. q.RuntimeStatus.Select(s => (OrchestrationRuntimeStatus)s)],
-                CreatedFrom = q.CreatedTimeFrom?.ToDateTime(),
-                CreatedTo = q.CreatedTimeTo?.ToDateTime(),
+                CreatedFrom = Time(q.CreatedTimeFrom, "query.createdTimeFrom"),
+                CreatedTo = Time(q.CreatedTimeTo, "query.createdTimeTo"),
                 InstanceIdPrefix = q.InstanceIdPrefix,
                 PageSize = q.MaxInstanceCount == 0 ? 100 : q.MaxInstanceCount,
-                ContinuationToken = q.ContinuationToken,
+                ContinuationToken = Token(q.ContinuationToken, "query.continuationToken"),
                 IncludePayloads = q.FetchInputsAndOutputs,
             },
             context.CancellationToken);
@@ -161,12 +161,12 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
         }
 
         var pageSize = request.PageSize == 0 ? 100 : request.PageSize;
-        DateTime? from = request.CompletedTimeFrom?.ToDateTime(), to = request.CompletedTimeTo?.ToDateTime();
+        DateTime? from = Time(request.CompletedTimeFrom, "completedTimeFrom"), to = Time(request.CompletedTimeTo, "completedTimeTo");
         var query = new OrchestrationQuery
         {
             Statuses = request.RuntimeStatus.Count == 0 ? null : [.. request.RuntimeStatus.Select(s => (OrchestrationRuntimeStatus)s)],
             PageSize = pageSize,
-            ContinuationToken = request.LastInstanceKey,
+            ContinuationToken = Token(request.LastInstanceKey, "lastInstanceKey"),
         };
         var response = new ListInstanceIdsResponse();
         while (true)
@@ -216,8 +216,8 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
                 deleted = await _client.PurgeInstancesAsync(
                     new PurgeFilter
                     {
-                        CreatedFrom = f.CreatedTimeFrom?.ToDateTime(),
-                        CreatedTo = f.CreatedTimeTo?.ToDateTime(),
+                        CreatedFrom = Time(f.CreatedTimeFrom, "purgeInstanceFilter.createdTimeFrom"),
+                        CreatedTo = Time(f.CreatedTimeTo, "purgeInstanceFilter.createdTimeTo"),
                         Statuses = f.RuntimeStatus.Count == 0 ? null : [.. f.RuntimeStatus.Select(s => (OrchestrationRuntimeStatus)s)],
                     },
                     context.CancellationToken);
@@ -271,7 +271,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     {
         Require(request.Name, "name");
         await _client.SignalEntityAsync(
-            EntityId(request.InstanceId), request.Name, Payload(request.Input, "input"), request.ScheduledTime?.ToDateTimeOffset(), context.CancellationToken);
+            EntityId(request.InstanceId), request.Name, Payload(request.Input, "input"), At(request.ScheduledTime, "scheduledTime"), context.CancellationToken);
         return new SignalEntityResponse();
     }
 
@@ -301,7 +301,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
                 ContinuationToken = q.ContinuationToken,
             },
             context.CancellationToken);
-        DateTime? from = q.LastModifiedFrom?.ToDateTime(), to = q.LastModifiedTo?.ToDateTime();
+        DateTime? from = Time(q.LastModifiedFrom, "query.lastModifiedFrom"), to = Time(q.LastModifiedTo, "query.lastModifiedTo");
         var response = new QueryEntitiesResponse { ContinuationToken = page.ContinuationToken };
         response.Entities.AddRange(page.Entities
             .Where(e => (from is null || e.LastModifiedAt >= from) && (to is null || e.LastModifiedAt < to))
@@ -417,6 +417,46 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
         catch (JsonException ex)
         {
             throw Invalid(field, $"is not valid JSON: {ex.Message}");
+        }
+    }
+
+    /// <summary>A protocol time as a UTC time; one outside 0001-01-01..9999-12-31 (or with bad nanos) names its field.</summary>
+    private static DateTime? Time(Timestamp? time, string field)
+    {
+        if (time is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return time.ToDateTime();
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid(field, $"is not a valid time (seconds {time.Seconds}, nanos {time.Nanos}): it must lie between 0001-01-01 and 9999-12-31 UTC, with nanos from 0 to 999999999");
+        }
+    }
+
+    private static DateTimeOffset? At(Timestamp? time, string field) => Time(time, field) is { } at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+
+    /// <summary>A continuation token as the client got it from a previous page; anything else names its field.</summary>
+    private static string? Token(string? token, string field)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            // An empty wrapper is what some clients send for "no token": the first page.
+            return null;
+        }
+
+        try
+        {
+            _ = PageToken.Parse(token);
+            return token;
+        }
+        catch (ArgumentException)
+        {
+            throw Invalid(field, "is not a token returned by a previous page of this query");
         }
     }
 

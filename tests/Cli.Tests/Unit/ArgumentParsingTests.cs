@@ -72,11 +72,33 @@ public sealed class ArgumentParsingTests
     [InlineData("soon")]
     [InlineData("5x")]
     [InlineData("")]
+    [InlineData("99999999999h")]
+    [InlineData("99999999999")]
+    [InlineData("1e300")]
+    [InlineData("600h")]
     public void Bad_durations_are_usage_errors(string text)
     {
         var ex = Assert.Throws<CliException>(() => GlobalOptions.ParseDuration(text, "--timeout"));
         Assert.Equal(ExitCodes.Usage, ex.ExitCode);
         Assert.Contains("--timeout", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_duration_too_long_for_a_timer_names_the_limit_and_the_longest_one_is_read()
+    {
+        var ex = Assert.Throws<CliException>(() => GlobalOptions.ParseDuration("99999999999h", "--step-timeout"));
+
+        Assert.Equal("--step-timeout must be at most 596.5h (24.9 days), got '99999999999h'", ex.Message);
+        Assert.Equal(GlobalOptions.MaxDuration, GlobalOptions.ParseDuration("2147483.647", "--timeout"));
+    }
+
+    [Fact]
+    public void An_argument_starting_with_at_is_an_argument_not_a_response_file()
+    {
+        var parse = InProcessKwf.App().Parse(["wf", "history", "@sandbox@sb1"]);
+
+        Assert.Empty(parse.Errors);
+        Assert.Contains("@sandbox@sb1", parse.Tokens.Select(t => t.Value));
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using Grpc.AspNetCore.Server.Model;
 using KataWorkflows.Activities;
 using KataWorkflows.Engine;
 using KataWorkflows.Host.Configuration;
@@ -9,7 +10,6 @@ using KataWorkflows.Orchestrations.Client;
 using KataWorkflows.Orchestrations.Sandboxes;
 using KataWorkflows.Storage.Sqlite;
 using Microsoft.AspNetCore.Builder;
-using Grpc.AspNetCore.Server.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;

@@ -38,6 +38,16 @@ public sealed class KataAgentTests : IAsyncLifetime
     {
         await _agent.DisposeAsync();
         await _guest.DisposeAsync();
+
+        // A bind mount left by a failed test must go first: a recursive delete would reach through it.
+        for (var pass = 0; pass < 8 && BindMounts.MountsUnder(_root).Count > 0; pass++)
+        {
+            foreach (var mount in BindMounts.MountsUnder(_root))
+            {
+                BindMounts.Unbind(mount);
+            }
+        }
+
         Directory.Delete(_root, recursive: true);
     }
 

@@ -154,7 +154,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         {
             if (_closedReason is not null)
             {
-                throw Unavailable(service, method, _closedReason);
+                throw Unavailable(service, method, _closedReason, requestSent: false);
             }
 
             streamId = _lastStreamId += 2;
@@ -172,6 +172,7 @@ public sealed class TtrpcClient : IAsyncDisposable
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
             {
                 Close($"sending failed: {e.Message}");
+                throw Unavailable(service, method, ClosedReason ?? e.Message, requestSent: false);
             }
 
             var response = await call.Completion.Task.WaitAsync(callCts.Token).ConfigureAwait(false);
@@ -207,8 +208,8 @@ public sealed class TtrpcClient : IAsyncDisposable
     private static long ToNanoseconds(TimeSpan timeout) =>
         timeout.Ticks > long.MaxValue / TimeSpan.NanosecondsPerTick ? long.MaxValue : timeout.Ticks * TimeSpan.NanosecondsPerTick;
 
-    private static TtrpcException Unavailable(string service, string method, string reason) =>
-        new(StatusCode.Unavailable, $"the ttrpc connection is closed ({reason})", service, method);
+    private static TtrpcException Unavailable(string service, string method, string reason, bool requestSent = true) =>
+        new(StatusCode.Unavailable, $"the ttrpc connection is closed ({reason})", service, method) { RequestSent = requestSent };
 
     private async Task ReadLoopAsync()
     {

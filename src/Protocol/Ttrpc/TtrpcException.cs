@@ -59,6 +59,13 @@ public sealed class TtrpcException : Exception
     /// <summary>The method called (<c>CreateContainer</c>), when known.</summary>
     public string? Method { get; }
 
+    /// <summary>
+    /// Whether the request may have reached the server. <see langword="false"/> only when the client knows it did not:
+    /// the connection was already closed, or writing the request failed. Such a call is safe to retry on a new
+    /// connection, whatever the method.
+    /// </summary>
+    public bool RequestSent { get; init; } = true;
+
     private static string Describe(StatusCode code, string message, string? service, string? method) =>
         service is null && method is null
             ? $"{code}: {message}"

@@ -230,6 +230,7 @@ public sealed class TtrpcCallTests
             var e = await Assert.ThrowsAsync<TtrpcException>(() => call.WaitAsync(Patience, Ct));
             Assert.Equal(StatusCode.Unavailable, e.StatusCode);
             Assert.Contains("the server closed the connection", e.Message, StringComparison.Ordinal);
+            Assert.True(e.RequestSent);
         }
 
         await client.Completion.WaitAsync(Patience, Ct);
@@ -237,6 +238,7 @@ public sealed class TtrpcCallTests
         var later = await Assert.ThrowsAsync<TtrpcException>(
             () => client.CallAsync(Health, "Check", new CheckRequest(), HealthCheckResponse.Parser, null, Ct));
         Assert.Equal(StatusCode.Unavailable, later.StatusCode);
+        Assert.False(later.RequestSent);
     }
 
     [Fact]

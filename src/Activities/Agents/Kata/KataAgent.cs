@@ -328,32 +328,45 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(sandboxId);
         var socket = SocketPathOf(sandboxId);
-        var client = await ConnectAsync(sandboxId, socket, cancellationToken).ConfigureAwait(false);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            return await client.CallAsync(service, method, request, parser, timeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TtrpcException e)
-        {
-            var rpc = $"{service}/{method}";
-            var message = e.StatusCode switch
+            var (client, dialled) = await ConnectAsync(sandboxId, socket, cancellationToken).ConfigureAwait(false);
+            try
             {
-                StatusCode.Unavailable =>
-                    $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket}: {e.StatusMessage}.",
-                StatusCode.DeadlineExceeded when e.StatusMessage.StartsWith("no response within", StringComparison.Ordinal) =>
-                    $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket} within {timeout}.",
-                _ => $"The Kata agent of sandbox '{sandboxId}' (socket {socket}) answered {rpc} with {e.StatusCode}: {e.StatusMessage}",
-            };
-            throw new KataAgentException(sandboxId, socket, rpc, e.StatusCode, message, e);
+                return await client.CallAsync(service, method, request, parser, timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TtrpcException e) when (e is { StatusCode: StatusCode.Unavailable, RequestSent: false } && !dialled && attempt == 1)
+            {
+                // The kept connection had dropped (the agent restarted, the channel was reset) before this request went
+                // out, so the agent never saw it: dial again and send it once more.
+            }
+            catch (TtrpcException e)
+            {
+                throw Failed(sandboxId, socket, service, method, timeout, e);
+            }
         }
     }
 
-    private async Task<TtrpcClient> ConnectAsync(string sandboxId, string socket, CancellationToken cancellationToken)
+    private static KataAgentException Failed(string sandboxId, string socket, string service, string method, TimeSpan? timeout, TtrpcException e)
+    {
+        var rpc = $"{service}/{method}";
+        var message = e.StatusCode switch
+        {
+            StatusCode.Unavailable =>
+                $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket}: {e.StatusMessage}.",
+            StatusCode.DeadlineExceeded when e.StatusMessage.StartsWith("no response within", StringComparison.Ordinal) =>
+                $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket} within {timeout}.",
+            _ => $"The Kata agent of sandbox '{sandboxId}' (socket {socket}) answered {rpc} with {e.StatusCode}: {e.StatusMessage}",
+        };
+        return new KataAgentException(sandboxId, socket, rpc, e.StatusCode, message, e);
+    }
+
+    private async Task<(TtrpcClient Client, bool Dialled)> ConnectAsync(string sandboxId, string socket, CancellationToken cancellationToken)
     {
         var connection = _connections.GetOrAdd(sandboxId, _ => new Connection());
         if (connection.Client is { IsConnected: true } open)
         {
-            return open;
+            return (open, false);
         }
 
         await connection.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -361,7 +374,7 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
         {
             if (connection.Client is { IsConnected: true } raced)
             {
-                return raced;
+                return (raced, false);
             }
 
             if (connection.Client is { } dropped)
@@ -374,7 +387,7 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
             var stream = await DialAsync(sandboxId, socket, cancellationToken).ConfigureAwait(false);
             connection.Client = new TtrpcClient(stream);
             Log.AgentConnected(_logger, sandboxId, socket);
-            return connection.Client;
+            return (connection.Client, true);
         }
         finally
         {

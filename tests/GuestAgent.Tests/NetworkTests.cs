@@ -29,8 +29,10 @@ public sealed class NetworkTests(GuestVm vm)
         Assert.Contains(eth7.IPAddresses, a => a.Address == "192.0.2.10" && a.Mask == "24" && a.Family == IPFamily.V4);
         Assert.True((eth7.RawFlags & 1) == 1, "the link is up (IFF_UP)");
 
+        // As Kata's runtime sends them: every route of the endpoint, its link route (scope link) included.
         var routes = new Routes();
         routes.Routes_.Add(new Route { Dest = "", Gateway = "192.0.2.1", Device = "eth7" });
+        routes.Routes_.Add(new Route { Dest = "192.0.2.0/24", Device = "eth7", Source = "192.0.2.10", Scope = 253 });
         routes.Routes_.Add(new Route { Dest = "198.51.100.0/24", Gateway = "192.0.2.254", Device = "eth7" });
         var result = await vm.AgentAsync("UpdateRoutes", new UpdateRoutesRequest { Routes = routes }, Routes.Parser);
         Assert.Contains(result.Routes_, r => r.Dest == "" && r.Gateway == "192.0.2.1" && r.Device == "eth7");

@@ -31,8 +31,8 @@ internal sealed class ContainerCgroup
 
     private static void EnableControllers(string path)
     {
-        var available = Read(path, "cgroup.controllers").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var enabled = Read(path, "cgroup.subtree_control").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var available = Read(path, "cgroup.controllers").Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        var enabled = Read(path, "cgroup.subtree_control").Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
         var missing = Controllers.Where(c => available.Contains(c) && !enabled.Contains(c)).Select(c => "+" + c).ToArray();
         if (missing.Length > 0)
         {
@@ -43,6 +43,18 @@ internal sealed class ContainerCgroup
     /// <summary>The PIDs (as the guest sees them) of every process in the cgroup.</summary>
     public IReadOnlyList<int> Processes() =>
         [.. Read(Path, "cgroup.procs").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))];
+
+    /// <summary>Sends SIGKILL to every process in the cgroup (a frozen task dies too).</summary>
+    public void KillAll()
+    {
+        if (Directory.Exists(Path))
+        {
+            foreach (var pid in Processes())
+            {
+                Native.Libc.Kill(pid, 9);
+            }
+        }
+    }
 
     /// <summary>Freezes or thaws the cgroup and waits until <c>cgroup.events</c> reports the new state.</summary>
     public async Task SetFrozenAsync(bool frozen, CancellationToken cancellationToken)
@@ -122,13 +134,30 @@ internal sealed class ContainerCgroup
     /// <summary>The text of one of the cgroup's files.</summary>
     public string ReadFile(string file) => Read(Path, file);
 
-    /// <summary>Removes the cgroup; its processes must have exited.</summary>
-    public void Remove()
+    /// <summary>
+    /// Removes the cgroup once the kernel reports it empty (<c>populated 0</c>): a task that was killed or exited
+    /// leaves its cgroup a moment after its parent saw it end, and rmdir fails with EBUSY until then.
+    /// </summary>
+    public async Task RemoveAsync(CancellationToken cancellationToken)
     {
-        if (Directory.Exists(Path))
+        if (!Directory.Exists(Path))
         {
-            Directory.Delete(Path);
+            return;
         }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        while (Read(Path, "cgroup.events").Split('\n').Contains("populated 1"))
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10), timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new IOException($"{Path} still holds processes {string.Join(' ', Processes())} after 10 s");
+            }
+        }
+        Directory.Delete(Path);
     }
 
     private static string Read(string directory, string file) => File.ReadAllText(System.IO.Path.Join(directory, file));

@@ -92,9 +92,17 @@ internal sealed partial class AgentService(AgentOptions options, ILogger logger)
             }
             catch
             {
-                init?.Kill();
-                init?.Dispose();
-                cgroup?.Remove();
+                cgroup?.KillAll();
+                if (init is not null)
+                {
+                    init.Kill();
+                    await init.Exited.ConfigureAwait(false);
+                    init.Dispose();
+                }
+                if (cgroup is not null)
+                {
+                    await cgroup.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
+                }
                 StorageMounter.UnmountAll(mounts);
                 throw;
             }
@@ -159,30 +167,19 @@ internal sealed partial class AgentService(AgentOptions options, ILogger logger)
         {
             process.Kill();
         }
-        foreach (var pid in SafeProcesses(container))
-        {
-            Native.Libc.Kill(pid, 9);
-        }
+        container.Cgroup.KillAll();
         foreach (var process in container.AllProcesses())
         {
             await process.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
             process.Dispose();
         }
-        // The cgroup empties once the kernel reaped its last task, which can trail the wrapper's exit slightly.
-        while (SafeProcesses(container).Count > 0)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(10), cancellationToken).ConfigureAwait(false);
-        }
-        container.Cgroup.Remove();
+        await container.Cgroup.RemoveAsync(cancellationToken).ConfigureAwait(false);
         StorageMounter.UnmountAll(container.Mounts);
         if (Directory.Exists(container.StateDirectory))
         {
             Directory.Delete(container.StateDirectory, recursive: true);
         }
     }
-
-    private static IReadOnlyList<int> SafeProcesses(Container container) =>
-        Directory.Exists(container.Cgroup.Path) ? container.Cgroup.Processes() : [];
 
     public async Task<Empty> ExecProcessAsync(ExecProcessRequest request, CancellationToken cancellationToken)
     {

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Grpc.Core;
-using KataWorkflows.GuestAgent.Protocol;
+using KataWorkflows.Protocol.Agent.Legacy;
 using KataWorkflows.Protocol.Agent;
 using Empty = Google.Protobuf.WellKnownTypes.Empty;
 
@@ -37,6 +37,14 @@ public sealed class ContainerTests(GuestVm vm)
         Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), release);
 
         Assert.Equal(id, (await vm.ExecAsync(id, "hostname", "hostname")).Trim());
+        // Its own UTS namespace: a later container's hostname does not change this one's.
+        var other = NewId("other");
+        await vm.RunAsync(other, ["sleep", "300"]);
+        Assert.Equal(other, (await vm.ExecAsync(other, "hostname", "hostname")).Trim());
+        Assert.Equal(id, (await vm.ExecAsync(id, "hostname2", "hostname")).Trim());
+        await vm.AgentAsync("SignalProcess", new SignalProcessRequest { ContainerId = other, Signal = 9 }, Empty.Parser);
+        await vm.WaitAsync(other, other);
+        await vm.RemoveAsync(other);
         // In the container's PID namespace its first process is PID 1.
         Assert.Equal("sleep\0" + "300\0", await vm.ExecAsync(id, "pid1", "cat", "/proc/1/cmdline"));
 

@@ -1,4 +1,4 @@
-using KataWorkflows.GuestAgent.Protocol;
+using KataWorkflows.Protocol.Agent.Legacy;
 using KataWorkflows.Protocol.Agent;
 using KataWorkflows.Protocol.Ttrpc;
 

@@ -7,7 +7,7 @@ using Empty = Google.Protobuf.WellKnownTypes.Empty;
 using KataWorkflows.GuestAgent.Cgroups;
 using KataWorkflows.GuestAgent.Containers;
 using KataWorkflows.GuestAgent.Launch;
-using KataWorkflows.GuestAgent.Protocol;
+using KataWorkflows.Protocol.Agent.Legacy;
 using KataWorkflows.Protocol.Agent;
 using KataWorkflows.Protocol.Ttrpc;
 using Microsoft.Extensions.Logging;

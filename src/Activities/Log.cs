@@ -26,4 +26,22 @@ internal static partial class Log
 
     [LoggerMessage(4102, LogLevel.Critical, "Killing this process with SIGKILL at {Step} ({Point}) for sandbox {SandboxId}: injected fault")]
     public static partial void KillingProcess(ILogger logger, string step, FaultPoint point, string sandboxId);
+
+    [LoggerMessage(4201, LogLevel.Debug, "Connected to the Kata agent of sandbox {SandboxId} on {Socket}")]
+    public static partial void AgentConnected(ILogger logger, string sandboxId, string socket);
+
+    [LoggerMessage(4202, LogLevel.Information, "The connection to the Kata agent of sandbox {SandboxId} on {Socket} ended ({Reason}); dialling again")]
+    public static partial void AgentReconnecting(ILogger logger, string sandboxId, string socket, string reason);
+
+    [LoggerMessage(4203, LogLevel.Debug, "The Kata agent of sandbox {SandboxId} had its sandbox created already; CreateSandbox counts as done")]
+    public static partial void AgentSandboxAlreadyCreated(ILogger logger, string sandboxId);
+
+    [LoggerMessage(4204, LogLevel.Debug, "Container {ContainerId} of sandbox {SandboxId} exists in the guest already; CreateContainer counts as done")]
+    public static partial void AgentContainerAlreadyCreated(ILogger logger, string sandboxId, string containerId);
+
+    [LoggerMessage(4205, LogLevel.Debug, "Container {ContainerId} of sandbox {SandboxId} is not in the guest; RemoveContainer counts as done")]
+    public static partial void AgentContainerAlreadyRemoved(ILogger logger, string sandboxId, string containerId);
+
+    [LoggerMessage(4206, LogLevel.Debug, "Sandbox {SandboxId} has no agent socket at {Socket}: its VM is gone, DestroySandbox counts as done")]
+    public static partial void AgentSocketGone(ILogger logger, string sandboxId, string socket);
 }

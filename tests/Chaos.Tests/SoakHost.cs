@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
 using KataWorkflows.Protocol.V1;
@@ -122,27 +121,7 @@ internal sealed class SoakHost : IDisposable
         }
     }
 
-    private static GrpcChannel UnixChannel(string socketPath) =>
-        GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectCallback = async (_, cancellationToken) =>
-                {
-                    var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    try
-                    {
-                        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken);
-                        return new NetworkStream(socket, ownsSocket: true);
-                    }
-                    catch
-                    {
-                        socket.Dispose();
-                        throw;
-                    }
-                },
-            },
-        });
+    private static GrpcChannel UnixChannel(string socketPath) => UnixSocketChannel.Create(socketPath);
 }
 
 /// <summary>Where the soak keeps everything the hosts share.</summary>

@@ -114,29 +114,7 @@ internal sealed class FuzzHost : IAsyncDisposable
         return body is [0x08, 0x01] ? null : $"health check answered {Convert.ToHexString(body)}, not SERVING";
     }
 
-    public static GrpcChannel UnixChannel(string socketPath) =>
-        GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectCallback = async (_, cancellationToken) =>
-                {
-                    var socket = new System.Net.Sockets.Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    try
-                    {
-                        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken);
-                        return new NetworkStream(socket, ownsSocket: true);
-                    }
-                    catch
-                    {
-                        socket.Dispose();
-                        throw;
-                    }
-                },
-            },
-            MaxSendMessageSize = null,
-            MaxReceiveMessageSize = null,
-        });
+    public static GrpcChannel UnixChannel(string socketPath) => UnixSocketChannel.Create(socketPath);
 
     public async ValueTask DisposeAsync()
     {

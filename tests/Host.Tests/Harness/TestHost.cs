@@ -1,7 +1,7 @@
-using System.Net.Sockets;
 using Grpc.Net.Client;
 using KataWorkflows.Host.Configuration;
 using KataWorkflows.Protocol.V1;
+using KataWorkflows.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -79,29 +79,7 @@ public sealed class TestHost : IAsyncDisposable
         [.. _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
 
     /// <summary>A channel to a Unix socket.</summary>
-    public static GrpcChannel UnixChannel(string socketPath) =>
-        GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectCallback = async (_, cancellationToken) =>
-                {
-                    var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    try
-                    {
-                        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken);
-                        return new NetworkStream(socket, ownsSocket: true);
-                    }
-                    catch
-                    {
-                        socket.Dispose();
-                        throw;
-                    }
-                },
-            },
-            MaxSendMessageSize = null,
-            MaxReceiveMessageSize = null,
-        });
+    public static GrpcChannel UnixChannel(string socketPath) => UnixSocketChannel.Create(socketPath);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -133,6 +133,12 @@ public sealed record InterfaceRecord
 
     /// <summary>The endpoint type (veth, tap...).</summary>
     public string LinkType { get; init; } = "veth";
+
+    /// <summary>
+    /// The tap device in the sandbox's network namespace that the hypervisor attaches the VM's NIC to (Kata's
+    /// <c>NetPair.TapInterface</c>); empty when the endpoint has none (network <c>none</c>).
+    /// </summary>
+    public string TapDevice { get; init; } = string.Empty;
 }
 
 /// <summary>A route in the guest (Kata's <c>vcTypes.Route</c>).</summary>

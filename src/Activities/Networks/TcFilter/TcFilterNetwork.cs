@@ -84,6 +84,7 @@ public sealed class TcFilterNetwork : INetworkDriver
         }
 
         NetworkAddresses.Validate(config.IpAddress, config.Gateway, "sandboxConfig.networkConfig");
+        var own = string.IsNullOrEmpty(config.IpAddress) ? default : ConfiguredAddresses(config);
         var adopted = !string.IsNullOrEmpty(config.NetNsPath);
         if (adopted)
         {
@@ -109,7 +110,7 @@ public sealed class TcFilterNetwork : INetworkDriver
             throw new InvalidSandboxArgumentException("sandboxConfig.networkConfig.netNsPath", $"sandboxConfig.networkConfig.netNsPath '{netns.Path}' is not a network namespace");
         }
 
-        var (guest, gateway, prefix) = PrimaryAddresses(lease, config);
+        var (guest, gateway, prefix) = lease.Subnet is { } subnet ? PoolAddresses(subnet) : own;
         var endpoint = await EnsureEndpointAsync(sandboxId, netns, new EndpointSpec(
             TcFilterNames.PrimaryInterface,
             NoneNetwork.LocalMac(sandboxId, TcFilterNames.PrimaryInterface),
@@ -406,14 +407,14 @@ public sealed class TcFilterNetwork : INetworkDriver
         }
     }
 
-    private static (IPAddress Guest, IPAddress Gateway, int Prefix) PrimaryAddresses(TcFilterLease lease, NetworkConfig config)
+    private static (IPAddress Guest, IPAddress Gateway, int Prefix) PoolAddresses(string subnet)
     {
-        if (lease.Subnet is { } subnet)
-        {
-            var network = IPNetwork.Parse(subnet);
-            return (Offset(network.BaseAddress, 2), Offset(network.BaseAddress, 1), network.PrefixLength);
-        }
+        var network = IPNetwork.Parse(subnet);
+        return (Offset(network.BaseAddress, 2), Offset(network.BaseAddress, 1), network.PrefixLength);
+    }
 
+    private static (IPAddress Guest, IPAddress Gateway, int Prefix) ConfiguredAddresses(NetworkConfig config)
+    {
         if (!NetworkAddresses.TryParse(config.IpAddress, out var guest, out var prefix))
         {
             throw new InvalidSandboxArgumentException("sandboxConfig.networkConfig.ipAddress", $"sandboxConfig.networkConfig.ipAddress is not an address with a prefix length: '{config.IpAddress}'");
@@ -428,7 +429,7 @@ public sealed class TcFilterNetwork : INetworkDriver
         if (bits - prefix < 2)
         {
             throw new InvalidSandboxArgumentException(
-                "sandboxConfig.networkConfig.gateway", $"sandboxConfig.networkConfig.ipAddress {config.IpAddress} leaves no room for a gateway; give sandboxConfig.networkConfig.gateway or a shorter prefix");
+                "sandboxConfig.networkConfig.gateway", $"sandboxConfig.networkConfig.gateway is needed: {config.IpAddress} leaves no room for one; give it, or a shorter prefix");
         }
 
         var first = Offset(NetworkAddresses.Network(guest, prefix), 1);

@@ -140,6 +140,74 @@ public sealed class QemuLifecycleTests
         }
     }
 
+    [Fact]
+    public async Task A_guest_flooding_its_console_fills_no_more_than_the_console_cap()
+    {
+        var reason = await QemuHost.RequireGuestAsync(Ct);
+        Assert.SkipWhen(reason is not null, reason ?? string.Empty);
+        var root = QemuHost.NewRoot();
+        try
+        {
+            const long cap = 64 * 1024;
+            var initrd = await InitramfsAsync(root, "while :; do echo kwf-test-flood-0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdefghijklmnopqrstuvwxyz; done");
+            await using var hypervisor = QemuHost.Hypervisor(root, QemuHost.Options(o => { o.BootTimeout = TimeSpan.FromSeconds(20); o.ConsoleLogMaxBytes = cap; o.Accelerator = QemuAccelerator.Tcg; }));
+            var run = hypervisor.RunDirectoryOf("qf");
+            var start = hypervisor.StartVmAsync("qf", QemuHost.Config("qf", initrd: initrd), null, Ct);
+            long largest = 0;
+
+            // The log rotates at half the cap: console.log.1 holds exactly that, console.log less.
+            await QemuHost.EventuallyAsync(
+                () =>
+                {
+                    var sizes = (string[])[run.ConsoleLog, run.ConsoleLogPrevious];
+                    var total = sizes.Sum(p => File.Exists(p) ? new FileInfo(p).Length : 0);
+                    largest = Math.Max(largest, total);
+                    return Task.FromResult(File.Exists(run.ConsoleLogPrevious) && new FileInfo(run.ConsoleLogPrevious).Length == cap / 2);
+                },
+                TimeSpan.FromSeconds(19),
+                "the console log rotating",
+                Ct);
+            Assert.InRange(largest, 1, cap);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(run.ConsoleLogPrevious));
+
+            var ex = await Assert.ThrowsAsync<QemuBootException>(() => start);
+            Assert.Contains("kwf-test-flood", ex.ConsoleTail, StringComparison.Ordinal);
+            Assert.InRange(ex.Message.Length, 1, 8000);
+            AssertNothingLeft(hypervisor, "qf");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Auto_does_not_trust_dev_kvm_where_a_KVM_boot_does_not_reach_the_kernel()
+    {
+        var reason = await QemuHost.RequireGuestAsync(Ct);
+        Assert.SkipWhen(reason is not null, reason ?? string.Empty);
+        var root = QemuHost.NewRoot();
+        try
+        {
+            var kernel = Path.Join(QemuHost.ImageDirectory, "vmlinuz");
+            await using var auto = QemuHost.Hypervisor(root);
+            var verdict = await auto.ResolveAcceleratorAsync(kernel, Ct);
+            TestContext.Current.SendDiagnosticMessage($"accelerator {verdict.Accelerator}: {verdict.Reason}");
+            Assert.SkipWhen(verdict.Accelerator == QemuAccelerator.Kvm, $"KVM boots guests on this host: {verdict.Reason}");
+            Assert.SkipWhen(!File.Exists("/dev/kvm"), "no /dev/kvm: nothing to distrust");
+
+            // /dev/kvm is there, yet the probe said TCG: forcing KVM shows why (QEMU refuses or the guest never boots).
+            Assert.Contains("KVM probe boot", verdict.Reason, StringComparison.Ordinal);
+            await using var forced = QemuHost.Hypervisor(root, QemuHost.Options(o => { o.Accelerator = QemuAccelerator.Kvm; o.BootTimeout = TimeSpan.FromSeconds(20); }));
+            await Assert.ThrowsAsync<QemuBootException>(() => forced.StartVmAsync("qv", QemuHost.Config("qv"), null, Ct));
+            AssertNothingLeft(forced, "qv");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static void AssertNothingLeft(QemuHypervisor hypervisor, string sandboxId)
     {
         var run = hypervisor.RunDirectoryOf(sandboxId);

@@ -47,7 +47,7 @@ public sealed partial class QemuHypervisor
         MakePrivate(plan.Run);
         if (status == "prelaunch")
         {
-            await BootAsync(plan, found.Pid, started, fromPrelaunch: true, cancellationToken).ConfigureAwait(false);
+            await BootAsync(plan, found.Pid, started, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -126,7 +126,7 @@ public sealed partial class QemuHypervisor
     /// vCPUs, and waits for the <c>VSERPORT_CHANGE</c> event of the agent's port within what is left of the boot
     /// timeout. A guest that does not get there, or a QEMU that exits first, is stopped and reported with its console.
     /// </summary>
-    private async Task BootAsync(LaunchPlan plan, int pid, Stopwatch started, bool fromPrelaunch, CancellationToken cancellationToken)
+    private async Task BootAsync(LaunchPlan plan, int pid, Stopwatch started, CancellationToken cancellationToken)
     {
         string failure;
         Exception? cause;
@@ -136,10 +136,7 @@ public sealed partial class QemuHypervisor
             await using var qmpScope = qmp.ConfigureAwait(false);
             await EnsureConsoleAsync(plan.SandboxId, plan.Run, cancellationToken).ConfigureAwait(false);
             using var opened = qmp.WatchEvent("VSERPORT_CHANGE", e => e.DataString("id") == AgentPortId && e.Data.TryGetProperty("open", out var open) && open.ValueKind == System.Text.Json.JsonValueKind.True);
-            if (fromPrelaunch)
-            {
-                await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
 
             await opened.WaitAsync(Remaining(started), "the guest opening its agent channel", cancellationToken).ConfigureAwait(false);
             return;

@@ -124,7 +124,7 @@ public sealed partial class QemuHypervisor : IHypervisor, IAsyncDisposable
         var (program, arguments) = CommandLine(plan, uuid, verdict.Accelerator == QemuAccelerator.Kvm);
         QemuLog.Launching(_logger, sandboxId, program, string.Join(' ', arguments));
         var pid = await LaunchAsync(plan, program, arguments, started, cancellationToken).ConfigureAwait(false);
-        await BootAsync(plan, pid, started, fromPrelaunch: true, cancellationToken).ConfigureAwait(false);
+        await BootAsync(plan, pid, started, cancellationToken).ConfigureAwait(false);
         QemuLog.Booted(_logger, sandboxId, pid, started.Elapsed.TotalSeconds);
         return new VmState { HypervisorType = TypeName, Pid = pid, Uuid = uuid, RunDirectory = plan.Run.Path };
     }

@@ -24,6 +24,7 @@ public sealed class TtrpcClient : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _readLoop;
     private uint _lastStreamId = uint.MaxValue;
+    private bool _anyStreamOpened;
     private string? _closedReason;
 
     /// <summary>Starts a client over a connected stream; the client owns the stream and closes it at the end.</summary>
@@ -158,6 +159,7 @@ public sealed class TtrpcClient : IAsyncDisposable
             }
 
             streamId = _lastStreamId += 2;
+            _anyStreamOpened = true;
             _pending.Add(streamId, call);
         }
 
@@ -168,6 +170,18 @@ public sealed class TtrpcClient : IAsyncDisposable
             try
             {
                 await _writer.WriteAsync(streamId, TtrpcMessageType.Request, 0, data, callCts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_writer.IsBroken)
+            {
+                // Cancelled part way through the frame (a peer that does not read lets a write wait for ever): the
+                // stream may hold half a request, so no later frame can follow it on this connection.
+                Close($"a request could not be written in time: {_writer.BrokenReason}");
+                if (timeoutCts?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TtrpcException(StatusCode.DeadlineExceeded, $"no response within {timeout}: the request could not even be written (the peer is not reading)", service, method);
+                }
+
+                throw;
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
             {
@@ -248,6 +262,16 @@ public sealed class TtrpcClient : IAsyncDisposable
                 PendingCall? call;
                 lock (_gate)
                 {
+                    if (frame.StreamId % 2 == 0 || !_anyStreamOpened || frame.StreamId > _lastStreamId)
+                    {
+                        // Not a late answer: a stream this client never opened. A peer that makes answers up is not
+                        // to be trusted with the calls that are waiting.
+                        throw new TtrpcProtocolException($"The ttrpc server answered stream {frame.StreamId}, which this client never opened.")
+                        {
+                            StreamId = frame.StreamId,
+                        };
+                    }
+
                     _pending.Remove(frame.StreamId, out call);
                 }
 

@@ -119,6 +119,18 @@ public sealed partial class KataAgent
         }
     }
 
+    /// <summary>
+    /// Calls any <c>grpc.AgentService</c> method with a request built by the caller, on the sandbox's connection, with
+    /// the 60 s request timeout and the driver's errors: for what the typed members do not send (a container's
+    /// storages, another process-list format).
+    /// </summary>
+    public Task<TResponse> InvokeAsync<TResponse>(string sandboxId, string method, IMessage request, MessageParser<TResponse> responseParser, CancellationToken cancellationToken)
+        where TResponse : IMessage<TResponse>
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        return CallAsync(sandboxId, AgentService, method, request, responseParser, _options.RequestTimeout, cancellationToken);
+    }
+
     private async Task<byte[]> ReadStreamAsync(string sandboxId, string method, string containerId, string execId, int maxBytes, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);

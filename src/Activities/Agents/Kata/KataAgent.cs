@@ -362,12 +362,15 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
         }
     }
 
+    /// <summary>How the ttrpc client's own Unavailable begins (the connection ended), as against an agent that answered Unavailable.</summary>
+    private const string ConnectionClosed = "the ttrpc connection is closed";
+
     private static KataAgentException Failed(string sandboxId, string socket, string service, string method, TimeSpan? timeout, TtrpcException e)
     {
         var rpc = $"{service}/{method}";
         var message = e.StatusCode switch
         {
-            StatusCode.Unavailable =>
+            StatusCode.Unavailable when e.StatusMessage.StartsWith(ConnectionClosed, StringComparison.Ordinal) =>
                 $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket}: {e.StatusMessage}.",
             StatusCode.DeadlineExceeded when e.StatusMessage.StartsWith("no response within", StringComparison.Ordinal) =>
                 $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket} within {timeout}.",

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using KataWorkflows.Activities.Agents.Kata;
 using KataWorkflows.Activities.Store;
 using KataWorkflows.Orchestrations.Model;
@@ -86,7 +85,7 @@ public sealed class GuestVm : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
         await GuestQemu.BuildImageAsync(timeout.Token);
         Directory.CreateDirectory(_directory);
-        await RunAsync("cp", ["-a", Path.Join(GuestQemu.ImageDirectory, "rootfs"), Rootfs], timeout.Token);
+        await GuestQemu.RunToolAsync("cp", ["-a", Path.Join(GuestQemu.ImageDirectory, "rootfs"), Rootfs], timeout.Token);
         var disk = Path.Join(_directory, "rootfs.ext4");
         File.Copy(Path.Join(GuestQemu.ImageDirectory, "rootfs.ext4"), disk);
 
@@ -117,7 +116,7 @@ public sealed class GuestVm : IAsyncLifetime
             if (!Directory.Exists(target))
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                await RunAsync("cp", ["-al", Rootfs, target], TestContext.Current.CancellationToken);
+                await GuestQemu.RunToolAsync("cp", ["-al", Rootfs, target], TestContext.Current.CancellationToken);
             }
         }
 
@@ -158,30 +157,12 @@ public sealed class GuestVm : IAsyncLifetime
         // A bind mount left by a failed test must go first: a recursive delete would reach through it.
         foreach (var mount in File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(_directory, StringComparison.Ordinal)).OrderByDescending(m => m.Length))
         {
-            await RunAsync("umount", ["-l", mount], CancellationToken.None);
+            await GuestQemu.RunToolAsync("umount", ["-l", mount], CancellationToken.None);
         }
 
         if (Directory.Exists(_directory))
         {
             Directory.Delete(_directory, recursive: true);
-        }
-    }
-
-    private static async Task RunAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
-    {
-        var info = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"{program} did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
         }
     }
 }

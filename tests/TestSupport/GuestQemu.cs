@@ -102,7 +102,7 @@ public sealed class GuestQemu : IAsyncDisposable
             repo = Path.GetDirectoryName(repo.TrimEnd('/')) ?? throw new InvalidOperationException("guest/build.sh not found above " + AppContext.BaseDirectory);
         }
 
-        await RunAsync("bash", [Path.Join(repo, "guest", "build.sh"), ImageDirectory], cancellationToken);
+        await RunToolAsync("bash", [Path.Join(repo, "guest", "build.sh"), ImageDirectory], cancellationToken);
     }
 
     /// <summary>The guest kernel's release, from the image's manifest.</summary>
@@ -271,7 +271,8 @@ public sealed class GuestQemu : IAsyncDisposable
         }
     }
 
-    private static async Task RunAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    /// <summary>Runs a tool (cp, umount...) to its end; a non-zero exit is an exception with its output.</summary>
+    public static async Task RunToolAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var argument in arguments)

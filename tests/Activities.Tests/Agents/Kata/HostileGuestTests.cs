@@ -21,6 +21,9 @@ public sealed class HostileGuestTests : IAsyncLifetime
     private const string Good = "good";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
+    // A call that outlives its timeout by this much hangs: the test fails (TimeoutException) instead of waiting for ever.
+    private static readonly TimeSpan Bound = Timeout + TimeSpan.FromSeconds(20);
+
     private readonly string _root = Path.Combine(Path.GetTempPath(), "kwf-" + Guid.NewGuid().ToString("N")[..8]);
     private KataAgent _agent = null!;
     private RecordingAgentServer _goodGuest = null!;
@@ -76,7 +79,7 @@ public sealed class HostileGuestTests : IAsyncLifetime
             for (var i = 0; i < calls; i++)
             {
                 var took = Stopwatch.StartNew();
-                var e = await Assert.ThrowsAnyAsync<KataAgentException>(() => _agent.StatsContainerAsync(Bad, "c1", Ct));
+                var e = await Assert.ThrowsAnyAsync<KataAgentException>(() => _agent.StatsContainerAsync(Bad, "c1", Ct).WaitAsync(Bound, Ct));
                 seen.Add((e, took.Elapsed));
             }
 
@@ -117,7 +120,7 @@ public sealed class HostileGuestTests : IAsyncLifetime
             for (var i = 0; i < 2; i++)
             {
                 var took = Stopwatch.StartNew();
-                var e = await Assert.ThrowsAnyAsync<KataAgentException>(() => _agent.CopyFileAsync(Bad, file, "/tmp/big.bin", Ct));
+                var e = await Assert.ThrowsAnyAsync<KataAgentException>(() => _agent.CopyFileAsync(Bad, file, "/tmp/big.bin", Ct).WaitAsync(Bound, Ct));
                 seen.Add((e, took.Elapsed));
             }
 

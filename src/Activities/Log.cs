@@ -44,4 +44,7 @@ internal static partial class Log
 
     [LoggerMessage(4206, LogLevel.Debug, "Sandbox {SandboxId} has no agent socket at {Socket}: its VM is gone, DestroySandbox counts as done")]
     public static partial void AgentSocketGone(ILogger logger, string sandboxId, string socket);
+
+    [LoggerMessage(4207, LogLevel.Debug, "Container {ContainerId} of sandbox {SandboxId} was started already; StartContainer counts as done")]
+    public static partial void AgentContainerAlreadyStarted(ILogger logger, string sandboxId, string containerId);
 }

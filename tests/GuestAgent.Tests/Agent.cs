@@ -1,63 +1,29 @@
 using System.Text;
-using Grpc.Core;
+using KataWorkflows.Activities.Agents.Kata;
+using KataWorkflows.Orchestrations.Model;
 using KataWorkflows.Protocol.Agent;
-using KataWorkflows.Protocol.Ttrpc;
-using Empty = Google.Protobuf.WellKnownTypes.Empty;
-using Process = KataWorkflows.Protocol.Agent.Process;
 
 namespace KataWorkflows.GuestAgent.Tests;
 
-/// <summary>The calls the tests make, typed, over the guest's ttrpc client.</summary>
+/// <summary>What the tests do with the guest, all through the host's Kata agent driver.</summary>
 internal static class Agent
 {
-    public static Spec BusyboxSpec(string hostname, string rootfs, IEnumerable<string> args, params string[] env)
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Creates and starts a busybox container.</summary>
+    public static async Task RunAsync(this GuestVm vm, string id, IReadOnlyList<string> args, params string[] env)
     {
-        var process = new Process { Cwd = "/", User = new User { UID = 0, GID = 0 } };
-        process.Args.AddRange(args);
-        process.Env.Add("PATH=/bin:/sbin:/usr/bin:/usr/sbin");
-        process.Env.AddRange(env);
-        var spec = new Spec
-        {
-            Version = "1.0.2",
-            Hostname = hostname,
-            Root = new Root { Path = rootfs },
-            Process = process,
-        };
-        spec.Mounts.Add(Mount("/proc", "proc", "proc", "nosuid", "noexec", "nodev"));
-        spec.Mounts.Add(Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"));
-        spec.Mounts.Add(Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev"));
-        return spec;
+        await vm.Agent.CreateContainerAsync(GuestVm.SandboxId, await vm.BusyboxAsync(id, args, env), Ct);
+        await vm.Agent.StartContainerAsync(GuestVm.SandboxId, id, Ct);
     }
 
-    public static Mount Mount(string destination, string type, string source, params string[] options)
+    /// <summary>Kills a container's processes, waits for its first one and removes it, as Kata's stopContainer does.</summary>
+    public static async Task StopAsync(this GuestVm vm, string id)
     {
-        var mount = new Mount { Destination = destination, Type = type, Source = source };
-        mount.Options.AddRange(options);
-        return mount;
+        await vm.Agent.SignalProcessAsync(GuestVm.SandboxId, id, string.Empty, 9, all: true, Ct);
+        await vm.Agent.WaitProcessAsync(GuestVm.SandboxId, id, string.Empty, Ct);
+        await vm.Agent.RemoveContainerAsync(GuestVm.SandboxId, id, Ct);
     }
-
-    public static Task CreateAsync(this GuestVm vm, string id, Spec spec, params Storage[] storages)
-    {
-        var request = new CreateContainerRequest { ContainerId = id, ExecId = id, OCI = spec };
-        request.Storages.AddRange(storages);
-        return vm.AgentAsync("CreateContainer", request, Empty.Parser);
-    }
-
-    public static Task StartAsync(this GuestVm vm, string id) =>
-        vm.AgentAsync("StartContainer", new StartContainerRequest { ContainerId = id }, Empty.Parser);
-
-    /// <summary>Creates and starts a container from the busybox rootfs on the share.</summary>
-    public static async Task RunAsync(this GuestVm vm, string id, IEnumerable<string> args, params string[] env)
-    {
-        await vm.CreateAsync(id, BusyboxSpec(id, GuestVm.RootfsInGuest, args, env));
-        await vm.StartAsync(id);
-    }
-
-    public static Task RemoveAsync(this GuestVm vm, string id) =>
-        vm.AgentAsync("RemoveContainer", new RemoveContainerRequest { ContainerId = id, Timeout = 20 }, Empty.Parser);
-
-    public static async Task<int> WaitAsync(this GuestVm vm, string id, string execId) =>
-        (await vm.AgentAsync("WaitProcess", new WaitProcessRequest { ContainerId = id, ExecId = execId }, WaitProcessResponse.Parser)).Status;
 
     /// <summary>Reads a process's stdout (or stderr) until the agent answers end of file.</summary>
     public static async Task<string> ReadAllAsync(this GuestVm vm, string id, string execId, bool stdout = true)
@@ -65,43 +31,59 @@ internal static class Agent
         var text = new StringBuilder();
         while (true)
         {
-            try
-            {
-                var chunk = await vm.AgentAsync(stdout ? "ReadStdout" : "ReadStderr",
-                    new ReadStreamRequest { ContainerId = id, ExecId = execId, Len = 4096 }, ReadStreamResponse.Parser);
-                text.Append(chunk.Data.ToStringUtf8());
-            }
-            catch (TtrpcException end) when (end.StatusCode == StatusCode.Unknown && end.StatusMessage == "EOF")
+            var chunk = stdout
+                ? await vm.Agent.ReadStdoutAsync(GuestVm.SandboxId, id, execId, 4096, Ct)
+                : await vm.Agent.ReadStderrAsync(GuestVm.SandboxId, id, execId, 4096, Ct);
+            if (chunk.Length == 0)
             {
                 return text.ToString();
             }
+
+            text.Append(Encoding.UTF8.GetString(chunk));
         }
     }
 
-    /// <summary>Runs a process in a running container and returns its stdout once it exited with status 0.</summary>
-    public static async Task<string> ExecAsync(this GuestVm vm, string id, string execId, params string[] args)
+    /// <summary>Runs a process in a running container (ExecProcess) and returns its stdout once it exited with status 0.</summary>
+    public static async Task<string> ExecAsync(this GuestVm vm, string id, params string[] args)
     {
-        var process = new Process { Cwd = "/", User = new User() };
-        process.Args.AddRange(args);
-        process.Env.Add("PATH=/bin:/sbin");
-        await vm.AgentAsync("ExecProcess", new ExecProcessRequest { ContainerId = id, ExecId = execId, Process = process }, Empty.Parser);
-        var output = await vm.ReadAllAsync(id, execId);
-        var status = await vm.WaitAsync(id, execId);
-        Assert.True(status == 0, $"{string.Join(' ', args)} exited with {status}; stdout: {output}; stderr: see the console:\n{vm.Console}");
+        var process = await vm.Agent.ExecProcessAsync(GuestVm.SandboxId, id, new Cmd { Args = args, Envs = ["PATH=/bin:/sbin"] }, Ct);
+        var output = await vm.ReadAllAsync(id, process.Token);
+        var status = await vm.Agent.WaitProcessAsync(GuestVm.SandboxId, id, process.Token, Ct);
+        Assert.True(status == 0, $"{string.Join(' ', args)} exited with {status}; stdout: {output}; the console:\n{vm.Console}");
         return output;
     }
 
-    public static async Task<TtrpcException> FailsAsync(Func<Task> call)
+    /// <summary>The busybox spec the tests send when they call the agent with a request the driver does not build.</summary>
+    public static Spec BusyboxSpec(string rootfs, IEnumerable<string> args)
+    {
+        var process = new Protocol.Agent.Process { Cwd = "/", User = new User { UID = 0, GID = 0 } };
+        process.Args.AddRange(args);
+        process.Env.Add("PATH=/bin:/sbin:/usr/bin:/usr/sbin");
+        var spec = new Spec { Version = KataAgent.OciVersion, Root = new Root { Path = rootfs }, Process = process };
+        var proc = new Mount { Destination = "/proc", Type = "proc", Source = "proc" };
+        var dev = new Mount { Destination = "/dev", Type = "tmpfs", Source = "tmpfs" };
+        dev.Options.AddRange(["nosuid", "mode=755"]);
+        spec.Mounts.Add(proc);
+        spec.Mounts.Add(dev);
+        return spec;
+    }
+
+    public static async Task<KataAgentException> FailsAsync(Func<Task> call)
     {
         try
         {
             await call();
         }
-        catch (TtrpcException error)
+        catch (KataAgentException error)
         {
             return error;
         }
-        Assert.Fail("the call succeeded; an error status was expected");
+
+        Assert.Fail("the call succeeded; an error was expected");
         return null!;
     }
+
+    /// <summary>The agent's own words in a driver error (the status message of the answer).</summary>
+    public static string AgentMessage(this KataAgentException error) =>
+        error.InnerException is Protocol.Ttrpc.TtrpcException ttrpc ? ttrpc.StatusMessage : error.Message;
 }

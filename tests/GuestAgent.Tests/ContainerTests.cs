@@ -1,14 +1,22 @@
 using System.Text.Json;
 using Grpc.Core;
-using KataWorkflows.Protocol.Agent.Legacy;
+using KataWorkflows.Activities.Agents.Kata;
+using KataWorkflows.Orchestrations.Model;
 using KataWorkflows.Protocol.Agent;
+using KataWorkflows.Protocol.Agent.Legacy;
+using KataWorkflows.TestSupport;
 using Empty = Google.Protobuf.WellKnownTypes.Empty;
 
 namespace KataWorkflows.GuestAgent.Tests;
 
+/// <summary>Containers in the real guest, created, run, inspected and removed through the host's Kata agent driver.</summary>
 [Collection(GuestVmGroup.Name)]
 public sealed class ContainerTests(GuestVm vm)
 {
+    private const string Sb = GuestVm.SandboxId;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     private static string NewId(string what) => $"{what}-{Guid.NewGuid():N}"[..20];
 
     [Fact]
@@ -18,39 +26,34 @@ public sealed class ContainerTests(GuestVm vm)
         var id = NewId("echo");
         await vm.RunAsync(id, ["/bin/sh", "-c", "echo $GREETING; exit 7"], "GREETING=hello from the guest");
 
-        Assert.Equal("hello from the guest\n", await vm.ReadAllAsync(id, id));
-        Assert.Equal(7, await vm.WaitAsync(id, id));
-        await vm.RemoveAsync(id);
+        Assert.Equal("hello from the guest\n", await vm.ReadAllAsync(id, string.Empty));
+        Assert.Equal(7, await vm.Agent.WaitProcessAsync(Sb, id, string.Empty, Ct));
+        await vm.Agent.RemoveContainerAsync(Sb, id, Ct);
     }
 
     [Fact]
-    public async Task ExecProcess_in_a_running_container_sees_the_guest_kernel_its_own_hostname_and_PID_namespace()
+    public async Task ExecProcess_in_a_running_container_sees_the_guest_kernel_the_sandbox_hostname_and_its_own_namespaces()
     {
         vm.RequireGuest();
         var id = NewId("exec");
         await vm.RunAsync(id, ["sleep", "300"]);
 
-        var release = (await vm.ExecAsync(id, "uname", "uname", "-r")).Trim();
-        var guestKernel = File.ReadAllLines(Path.Join(vm.ImageDirectory, "manifest"))
-            .Single(l => l.StartsWith("kernel_version=", StringComparison.Ordinal))["kernel_version=".Length..];
-        Assert.Equal(guestKernel, release);
-        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), release);
+        var release = (await vm.ExecAsync(id, "uname", "-r")).Trim();
+        Assert.Equal(GuestQemu.KernelRelease(), release);
+        Assert.NotEqual((await File.ReadAllTextAsync("/proc/sys/kernel/osrelease", Ct)).Trim(), release);
+        Assert.Equal(GuestVm.SandboxHostname, (await vm.ExecAsync(id, "hostname")).Trim());
 
-        Assert.Equal(id, (await vm.ExecAsync(id, "hostname", "hostname")).Trim());
-        // Its own UTS namespace: a later container's hostname does not change this one's.
+        // Its own UTS namespace: another container renaming itself leaves this one's hostname alone.
         var other = NewId("other");
         await vm.RunAsync(other, ["sleep", "300"]);
-        Assert.Equal(other, (await vm.ExecAsync(other, "hostname", "hostname")).Trim());
-        Assert.Equal(id, (await vm.ExecAsync(id, "hostname2", "hostname")).Trim());
-        await vm.AgentAsync("SignalProcess", new SignalProcessRequest { ContainerId = other, Signal = 9 }, Empty.Parser);
-        await vm.WaitAsync(other, other);
-        await vm.RemoveAsync(other);
-        // In the container's PID namespace its first process is PID 1.
-        Assert.Equal("sleep\0" + "300\0", await vm.ExecAsync(id, "pid1", "cat", "/proc/1/cmdline"));
+        await vm.ExecAsync(other, "hostname", "renamed");
+        Assert.Equal("renamed", (await vm.ExecAsync(other, "hostname")).Trim());
+        Assert.Equal(GuestVm.SandboxHostname, (await vm.ExecAsync(id, "hostname")).Trim());
+        await vm.StopAsync(other);
 
-        await vm.AgentAsync("SignalProcess", new SignalProcessRequest { ContainerId = id, Signal = 9 }, Empty.Parser);
-        await vm.WaitAsync(id, id);
-        await vm.RemoveAsync(id);
+        // In the container's PID namespace its first process is PID 1.
+        Assert.Equal("sleep\0" + "300\0", await vm.ExecAsync(id, "cat", "/proc/1/cmdline"));
+        await vm.StopAsync(id);
     }
 
     [Fact]
@@ -60,21 +63,15 @@ public sealed class ContainerTests(GuestVm vm)
         var id = NewId("sleep");
         await vm.RunAsync(id, ["sleep", "300"]);
 
-        var json = await vm.AgentAsync("ListProcesses", new ListProcessesRequest { ContainerId = id, Format = "json" }, ListProcessesResponse.Parser);
-        var pids = JsonSerializer.Deserialize<int[]>(json.ProcessList.ToStringUtf8())!;
-        Assert.Single(pids);
-        var table = (await vm.AgentAsync("ListProcesses", new ListProcessesRequest { ContainerId = id, Format = "table" }, ListProcessesResponse.Parser))
-            .ProcessList.ToStringUtf8().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(2, table.Length);
-        Assert.Contains("PID", table[0], StringComparison.Ordinal);
-        Assert.Contains("sleep 300", table[1], StringComparison.Ordinal);
-        Assert.StartsWith(pids[0].ToString(System.Globalization.CultureInfo.InvariantCulture), table[1].Trim(), StringComparison.Ordinal);
+        var rows = await vm.Agent.ListProcessesAsync(Sb, id, Ct);
+        var sleep = Assert.Single(rows);
+        Assert.Equal("sleep 300", sleep.Command);
+        Assert.True(sleep.Pid > 1, "the guest's PID, not the namespace's");
 
-        await vm.AgentAsync("SignalProcess", new SignalProcessRequest { ContainerId = id, ExecId = id, Signal = 9 }, Empty.Parser);
-        Assert.Equal(128 + 9, await vm.WaitAsync(id, id));
-        var after = await vm.AgentAsync("ListProcesses", new ListProcessesRequest { ContainerId = id, Format = "json" }, ListProcessesResponse.Parser);
-        Assert.Equal("[]", after.ProcessList.ToStringUtf8());
-        await vm.RemoveAsync(id);
+        await vm.Agent.SignalProcessAsync(Sb, id, string.Empty, 9, all: false, Ct);
+        Assert.Equal(128 + 9, await vm.Agent.WaitProcessAsync(Sb, id, string.Empty, Ct));
+        Assert.Empty(await vm.Agent.ListProcessesAsync(Sb, id, Ct));
+        await vm.Agent.RemoveContainerAsync(Sb, id, Ct);
     }
 
     [Fact]
@@ -84,14 +81,11 @@ public sealed class ContainerTests(GuestVm vm)
         var id = NewId("stats");
         await vm.RunAsync(id, ["sleep", "300"]);
 
-        var stats = (await vm.AgentAsync("StatsContainer", new StatsContainerRequest { ContainerId = id }, StatsContainerResponse.Parser)).CgroupStats;
-        Assert.True(stats.MemoryStats.Usage.Usage > 0, $"memory usage {stats.MemoryStats.Usage.Usage}");
-        Assert.Equal(1UL, stats.PidsStats.Current);
-        Assert.True(stats.MemoryStats.Stats.ContainsKey("anon"), "memory.stat's keys are passed on");
-
-        await vm.AgentAsync("SignalProcess", new SignalProcessRequest { ContainerId = id, Signal = 9 }, Empty.Parser);
-        await vm.WaitAsync(id, id);
-        await vm.RemoveAsync(id);
+        var stats = await vm.Agent.StatsContainerAsync(Sb, id, Ct);
+        Assert.True(stats.MemoryUsageBytes > 0, $"memory usage {stats.MemoryUsageBytes}");
+        Assert.Equal(1, stats.Pids);
+        Assert.Equal(0, stats.MemoryLimitBytes);
+        await vm.StopAsync(id);
     }
 
     [Fact]
@@ -100,48 +94,31 @@ public sealed class ContainerTests(GuestVm vm)
         vm.RequireGuest();
         var id = NewId("pause");
         await vm.RunAsync(id, ["sleep", "300"]);
-        // A second container with the cgroup2 hierarchy mounted reads the first one's cgroup files.
+
+        // A second container mounts the guest's cgroup2 hierarchy and reads the first one's cgroup files from it.
         var inspector = NewId("inspect");
-        var spec = Agent.BusyboxSpec(inspector, GuestVm.RootfsInGuest, ["sleep", "300"]);
-        spec.Mounts.Add(Agent.Mount("/sys/fs/cgroup", "cgroup2", "cgroup2", "nosuid", "nodev", "noexec"));
-        await vm.CreateAsync(inspector, spec);
-        await vm.StartAsync(inspector);
-        var cgroup = $"/sys/fs/cgroup/kata/{id}";
+        await vm.RunAsync(inspector, ["sleep", "300"]);
+        await vm.ExecAsync(inspector, "sh", "-c", "mkdir -p /dev/cg && mount -t cgroup2 cgroup2 /dev/cg");
+        var cgroup = $"/dev/cg/kata/{id}";
 
-        await vm.AgentAsync("PauseContainer", new PauseContainerRequest { ContainerId = id }, Empty.Parser);
-        Assert.Equal("1", (await vm.ExecAsync(inspector, "freeze1", "cat", $"{cgroup}/cgroup.freeze")).Trim());
-        Assert.Contains("frozen 1", await vm.ExecAsync(inspector, "events1", "cat", $"{cgroup}/cgroup.events"), StringComparison.Ordinal);
-        var paused = await Agent.FailsAsync(() => vm.AgentAsync("PauseContainer", new PauseContainerRequest { ContainerId = id }, Empty.Parser));
+        await vm.Agent.PauseContainerAsync(Sb, id, Ct);
+        Assert.Equal("1", (await vm.ExecAsync(inspector, "cat", $"{cgroup}/cgroup.freeze")).Trim());
+        Assert.Contains("frozen 1", await vm.ExecAsync(inspector, "cat", $"{cgroup}/cgroup.events"), StringComparison.Ordinal);
+        var paused = await Agent.FailsAsync(() => vm.Agent.PauseContainerAsync(Sb, id, Ct));
         Assert.Equal(StatusCode.FailedPrecondition, paused.StatusCode);
+        Assert.Equal($"Container {id} status paused, should be running", paused.AgentMessage());
 
-        await vm.AgentAsync("ResumeContainer", new ResumeContainerRequest { ContainerId = id }, Empty.Parser);
-        Assert.Equal("0", (await vm.ExecAsync(inspector, "freeze0", "cat", $"{cgroup}/cgroup.freeze")).Trim());
-        Assert.Contains("frozen 0", await vm.ExecAsync(inspector, "events0", "cat", $"{cgroup}/cgroup.events"), StringComparison.Ordinal);
+        await vm.Agent.ResumeContainerAsync(Sb, id, Ct);
+        Assert.Equal("0", (await vm.ExecAsync(inspector, "cat", $"{cgroup}/cgroup.freeze")).Trim());
+        Assert.Contains("frozen 0", await vm.ExecAsync(inspector, "cat", $"{cgroup}/cgroup.events"), StringComparison.Ordinal);
 
-        var update = new UpdateContainerRequest
-        {
-            ContainerId = id,
-            Resources = new LinuxResources
-            {
-                CPU = new LinuxCPU { Quota = 50000, Period = 100000 },
-                Memory = new LinuxMemory { Limit = 64L << 20 },
-                Pids = new LinuxPids { Limit = 32 },
-            },
-        };
-        await vm.AgentAsync("UpdateContainer", update, Empty.Parser);
-        Assert.Equal("50000 100000", (await vm.ExecAsync(inspector, "cpu", "cat", $"{cgroup}/cpu.max")).Trim());
-        Assert.Equal((64L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture),
-            (await vm.ExecAsync(inspector, "memory", "cat", $"{cgroup}/memory.max")).Trim());
-        Assert.Equal("32", (await vm.ExecAsync(inspector, "pids", "cat", $"{cgroup}/pids.max")).Trim());
-        var stats = await vm.AgentAsync("StatsContainer", new StatsContainerRequest { ContainerId = id }, StatsContainerResponse.Parser);
-        Assert.Equal(64UL << 20, stats.CgroupStats.MemoryStats.Usage.Limit);
+        await vm.Agent.UpdateContainerAsync(Sb, id, new ContainerResources { CpuQuota = 50000, CpuPeriod = 100000, MemoryLimitBytes = 64L << 20 }, Ct);
+        Assert.Equal("50000 100000", (await vm.ExecAsync(inspector, "cat", $"{cgroup}/cpu.max")).Trim());
+        Assert.Equal((64L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), (await vm.ExecAsync(inspector, "cat", $"{cgroup}/memory.max")).Trim());
+        Assert.Equal(64L << 20, (await vm.Agent.StatsContainerAsync(Sb, id, Ct)).MemoryLimitBytes);
 
-        foreach (var container in (string[])[id, inspector])
-        {
-            await vm.AgentAsync("SignalProcess", new SignalProcessRequest { ContainerId = container, Signal = 9 }, Empty.Parser);
-            await vm.WaitAsync(container, container);
-            await vm.RemoveAsync(container);
-        }
+        await vm.StopAsync(id);
+        await vm.StopAsync(inspector);
     }
 
     [Fact]
@@ -151,54 +128,88 @@ public sealed class ContainerTests(GuestVm vm)
         var id = NewId("blk");
         var mountPoint = $"/run/kata-containers/{id}/rootfs";
         var disk = new Storage { Driver = "blk", Source = "/dev/vda", Fstype = "ext4", MountPoint = mountPoint };
-        await vm.CreateAsync(id, Agent.BusyboxSpec(id, mountPoint, ["/bin/sh", "-c", "cat /etc/passwd | grep -c nobody; grep ' / ' /proc/mounts"]), disk);
-        await vm.StartAsync(id);
+        var request = new CreateContainerRequest { ContainerId = id, ExecId = id, OCI = Agent.BusyboxSpec(mountPoint, ["/bin/sh", "-c", "grep -c nobody /etc/passwd; grep ' / ' /proc/mounts"]) };
+        request.Storages.Add(disk);
 
-        var output = await vm.ReadAllAsync(id, id);
+        // The driver builds no block-device storage; the request is the test's, the connection and errors the driver's.
+        await vm.Agent.InvokeAsync(Sb, "CreateContainer", request, Empty.Parser, Ct);
+        await vm.Agent.StartContainerAsync(Sb, id, Ct);
+
+        var output = await vm.ReadAllAsync(id, string.Empty);
         Assert.StartsWith("1\n", output, StringComparison.Ordinal);
-        Assert.Equal(0, await vm.WaitAsync(id, id));
-        await vm.RemoveAsync(id);
+        Assert.Contains("/dev/vda / ext4", output, StringComparison.Ordinal);
+        Assert.Equal(0, await vm.Agent.WaitProcessAsync(Sb, id, string.Empty, Ct));
+        await vm.Agent.RemoveContainerAsync(Sb, id, Ct);
     }
 
     [Fact]
-    public async Task Duplicate_unknown_and_sandboxless_containers_get_the_errors_Kata_agent_gives()
+    public async Task ListProcesses_in_the_json_format_gives_the_pids_of_the_container_cgroup()
+    {
+        vm.RequireGuest();
+        var id = NewId("json");
+        await vm.RunAsync(id, ["sleep", "300"]);
+
+        var json = await vm.Agent.InvokeAsync(Sb, "ListProcesses", new ListProcessesRequest { ContainerId = id, Format = "json" }, ListProcessesResponse.Parser, Ct);
+        var pids = JsonSerializer.Deserialize<int[]>(json.ProcessList.ToStringUtf8())!;
+        Assert.Equal([(await vm.Agent.ListProcessesAsync(Sb, id, Ct)).Single().Pid], pids);
+        await vm.StopAsync(id);
+    }
+
+    [Fact]
+    public async Task The_driver_repeats_create_and_start_harmlessly_and_the_agent_gives_Kata_errors_for_duplicate_unknown_and_sandboxless_containers()
     {
         vm.RequireGuest();
         var id = NewId("dup");
-        await vm.RunAsync(id, ["sleep", "300"]);
+        var config = await vm.BusyboxAsync(id, ["sleep", "300"]);
+        await vm.Agent.CreateContainerAsync(Sb, config, Ct);
+        await vm.Agent.StartContainerAsync(Sb, id, Ct);
 
-        var duplicate = await Agent.FailsAsync(() => vm.CreateAsync(id, Agent.BusyboxSpec(id, GuestVm.RootfsInGuest, ["true"])));
+        // IAgent's idempotency, against the real agent: a replayed create or start finds the container and is done.
+        await vm.Agent.CreateContainerAsync(Sb, config, Ct);
+        await vm.Agent.StartContainerAsync(Sb, id, Ct);
+        Assert.Single(await vm.Agent.ListProcessesAsync(Sb, id, Ct));
+        await vm.Agent.CreateSandboxAsync(Sb, new SandboxConfig { Id = Sb, Hostname = GuestVm.SandboxHostname }, Ct);
+
+        // What the agent answers underneath, Kata's codes and words.
+        var duplicate = await Agent.FailsAsync(() => vm.Agent.InvokeAsync(
+            Sb, "CreateContainer", new CreateContainerRequest { ContainerId = id, ExecId = id, OCI = Agent.BusyboxSpec("/", ["true"]) }, Empty.Parser, Ct));
         Assert.Equal(StatusCode.AlreadyExists, duplicate.StatusCode);
-        Assert.Equal($"Container {id} already exists, impossible to create", duplicate.StatusMessage);
-
-        var unknown = await Agent.FailsAsync(() => vm.StartAsync("no-such-container"));
-        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
-        Assert.Equal("Container no-such-container not found", unknown.StatusMessage);
-
-        var started = await Agent.FailsAsync(() => vm.StartAsync(id));
-        Assert.Equal(StatusCode.FailedPrecondition, started.StatusCode);
-        Assert.Equal($"Container {id} status running, should be created", started.StatusMessage);
-
-        var again = await Agent.FailsAsync(vm.CreateSandboxAsync);
+        Assert.Equal($"Container {id} already exists, impossible to create", duplicate.AgentMessage());
+        var again = await Agent.FailsAsync(() => vm.Agent.InvokeAsync(Sb, "CreateSandbox", new CreateSandboxRequest { Hostname = "x" }, Empty.Parser, Ct));
         Assert.Equal(StatusCode.AlreadyExists, again.StatusCode);
-        Assert.Equal("Sandbox already started, impossible to start again", again.StatusMessage);
+        Assert.Equal("Sandbox already started, impossible to start again", again.AgentMessage());
+        var started = await Agent.FailsAsync(() => vm.Agent.InvokeAsync(Sb, "StartContainer", new StartContainerRequest { ContainerId = id }, Empty.Parser, Ct));
+        Assert.Equal($"Container {id} status running, should be created", started.AgentMessage());
+
+        var unknown = await Agent.FailsAsync(() => vm.Agent.StartContainerAsync(Sb, "no-such-container", Ct));
+        Assert.IsType<KataAgentRejectedException>(unknown);
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("Container no-such-container not found", unknown.AgentMessage());
 
         // DestroySandbox removes the running container; then a container has no sandbox to go in.
-        await vm.AgentAsync("DestroySandbox", new DestroySandboxRequest(), Empty.Parser);
+        await vm.Agent.DestroySandboxAsync(Sb, Ct);
         try
         {
-            var gone = await Agent.FailsAsync(() => vm.StartAsync(id));
+            var gone = await Agent.FailsAsync(() => vm.Agent.StartContainerAsync(Sb, id, Ct));
+            Assert.IsType<KataAgentRejectedException>(gone);
             Assert.Equal(StatusCode.FailedPrecondition, gone.StatusCode);
-            Assert.Equal("Sandbox not started", gone.StatusMessage);
-            var sandboxless = await Agent.FailsAsync(() => vm.CreateAsync(NewId("late"), Agent.BusyboxSpec("late", GuestVm.RootfsInGuest, ["true"])));
+            Assert.Equal("Sandbox not started", gone.AgentMessage());
+            var late = NewId("late");
+            var sandboxless = await Agent.FailsAsync(async () => await vm.Agent.CreateContainerAsync(Sb, await vm.BusyboxAsync(late, ["true"]), Ct));
+            Assert.IsType<KataAgentRejectedException>(sandboxless);
             Assert.Equal(StatusCode.FailedPrecondition, sandboxless.StatusCode);
-            Assert.Equal("Sandbox not started, impossible to run a new container", sandboxless.StatusMessage);
+            Assert.Equal("Sandbox not started, impossible to run a new container", sandboxless.AgentMessage());
+            Assert.Equal(
+                $"The Kata agent of sandbox '{Sb}' (socket {vm.Agent.SocketPathOf(Sb)}) answered grpc.AgentService/CreateContainer with FailedPrecondition: " +
+                "Sandbox not started, impossible to run a new container",
+                sandboxless.Message);
         }
         finally
         {
-            await vm.CreateSandboxAsync();
+            await vm.Agent.CreateSandboxAsync(Sb, new SandboxConfig { Id = Sb, Hostname = GuestVm.SandboxHostname }, Ct);
         }
-        var removed = await Agent.FailsAsync(() => vm.StartAsync(id));
+
+        var removed = await Agent.FailsAsync(() => vm.Agent.StartContainerAsync(Sb, id, Ct));
         Assert.Equal(StatusCode.NotFound, removed.StatusCode);
     }
 
@@ -207,10 +218,11 @@ public sealed class ContainerTests(GuestVm vm)
     {
         vm.RequireGuest();
         var id = NewId("missing");
-        var error = await Agent.FailsAsync(() => vm.CreateAsync(id, Agent.BusyboxSpec(id, GuestVm.RootfsInGuest, ["/bin/no-such-program"])));
+        var error = await Agent.FailsAsync(async () => await vm.Agent.CreateContainerAsync(Sb, await vm.BusyboxAsync(id, ["/bin/no-such-program"]), Ct));
         Assert.True(error.StatusCode == StatusCode.Internal, error.Message);
-        Assert.StartsWith("Could not run process: /bin/no-such-program", error.StatusMessage, StringComparison.Ordinal);
-        var unknown = await Agent.FailsAsync(() => vm.StartAsync(id));
+        Assert.StartsWith("Could not run process: /bin/no-such-program", error.AgentMessage(), StringComparison.Ordinal);
+        var unknown = await Agent.FailsAsync(() => vm.Agent.StartContainerAsync(Sb, id, Ct));
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+        await vm.Agent.RemoveContainerAsync(Sb, id, Ct);
     }
 }

@@ -12,18 +12,34 @@ namespace KataWorkflows.Protocol.Ttrpc;
 /// <see cref="StatusCode.DeadlineExceeded"/> when its timeout passes (the timeout is also sent to the server as
 /// <c>timeout_nano</c>), or with an <see cref="OperationCanceledException"/> when its token is cancelled. When the
 /// connection ends (the peer closed it, a bad frame, <see cref="DisposeAsync"/>) every pending call fails with
-/// <see cref="StatusCode.Unavailable"/> and so does every later one.
+/// <see cref="StatusCode.Unavailable"/> and so does every later one. A peer that answers a stream the client never
+/// opened, or answers one twice, ends the connection (a protocol error): answers it makes up cannot be matched to the
+/// calls that wait. So does a request that cannot be written within its call's timeout (a peer that does not read):
+/// half a frame may be on the wire. Memory stays bounded whatever the peer sends: one frame of at most 4 MiB is read at
+/// a time, and nothing is queued.
 /// </summary>
 public sealed class TtrpcClient : IAsyncDisposable
 {
+    /// <summary>
+    /// How many streams whose calls gave up (timed out, cancelled) the client remembers, so that each one's late
+    /// answer is dropped; a late answer to an older one closes the connection like any unexpected answer.
+    /// </summary>
+    public const int MaxAbandonedStreams = 1024;
+
     private readonly Stream _stream;
     private readonly TtrpcFrameReader _reader;
     private readonly TtrpcFrameWriter _writer;
     private readonly Lock _gate = new();
     private readonly Dictionary<uint, PendingCall> _pending = [];
+
+    // Streams whose call ended without an answer (timeout, cancellation): the answer may still come, once. Bounded,
+    // oldest forgotten first, so a peer that never answers cannot make the client remember without end.
+    private readonly HashSet<uint> _abandoned = [];
+    private readonly Queue<uint> _abandonedOrder = new();
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _readLoop;
     private uint _lastStreamId = uint.MaxValue;
+    private bool _anyStreamOpened;
     private string? _closedReason;
 
     /// <summary>Starts a client over a connected stream; the client owns the stream and closes it at the end.</summary>
@@ -158,6 +174,7 @@ public sealed class TtrpcClient : IAsyncDisposable
             }
 
             streamId = _lastStreamId += 2;
+            _anyStreamOpened = true;
             _pending.Add(streamId, call);
         }
 
@@ -168,6 +185,18 @@ public sealed class TtrpcClient : IAsyncDisposable
             try
             {
                 await _writer.WriteAsync(streamId, TtrpcMessageType.Request, 0, data, callCts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_writer.IsBroken)
+            {
+                // Cancelled part way through the frame (a peer that does not read lets a write wait for ever): the
+                // stream may hold half a request, so no later frame can follow it on this connection.
+                Close($"a request could not be written in time: {_writer.BrokenReason}");
+                if (timeoutCts?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TtrpcException(StatusCode.DeadlineExceeded, $"no response within {timeout}: the request could not even be written (the peer is not reading)", service, method);
+                }
+
+                throw;
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
             {
@@ -191,7 +220,10 @@ public sealed class TtrpcClient : IAsyncDisposable
         {
             lock (_gate)
             {
-                _pending.Remove(streamId);
+                if (_pending.Remove(streamId) && _closedReason is null)
+                {
+                    Abandon(streamId);
+                }
             }
         }
     }
@@ -248,10 +280,26 @@ public sealed class TtrpcClient : IAsyncDisposable
                 PendingCall? call;
                 lock (_gate)
                 {
-                    _pending.Remove(frame.StreamId, out call);
+                    if (frame.StreamId % 2 == 0 || !_anyStreamOpened || frame.StreamId > _lastStreamId)
+                    {
+                        // A peer that makes answers up is not to be trusted with the calls that are waiting.
+                        throw new TtrpcProtocolException($"The ttrpc server answered stream {frame.StreamId}, which this client never opened.")
+                        {
+                            StreamId = frame.StreamId,
+                        };
+                    }
+
+                    if (!_pending.Remove(frame.StreamId, out call) && !_abandoned.Remove(frame.StreamId))
+                    {
+                        // Neither a call waiting nor the one late answer of a call that gave up: a second answer.
+                        throw new TtrpcProtocolException($"The ttrpc server answered stream {frame.StreamId} again, or after it was forgotten; no call is waiting on it.")
+                        {
+                            StreamId = frame.StreamId,
+                        };
+                    }
                 }
 
-                // No pending call: it timed out or was cancelled, and this is its late answer.
+                // No pending call: it timed out or was cancelled, and this is its late answer, dropped.
                 call?.Completion.TrySetResult(response);
             }
         }
@@ -268,6 +316,20 @@ public sealed class TtrpcClient : IAsyncDisposable
         }
 
         Close(reason);
+    }
+
+    /// <summary>Remembers a stream whose call gave up, so its late answer is dropped; called under the gate.</summary>
+    private void Abandon(uint streamId)
+    {
+        if (_abandoned.Add(streamId))
+        {
+            _abandonedOrder.Enqueue(streamId);
+        }
+
+        while (_abandonedOrder.Count > MaxAbandonedStreams)
+        {
+            _abandoned.Remove(_abandonedOrder.Dequeue());
+        }
     }
 
     private void Close(string reason)

@@ -288,4 +288,66 @@ public sealed class TtrpcCallTests
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
         Assert.True(client.IsConnected);
     }
+
+    [Fact]
+    public async Task A_peer_that_does_not_read_fails_a_call_at_its_timeout_and_the_connection_is_closed()
+    {
+        await using var pair = await SocketPair.CreateAsync(Ct);
+        await using var client = new TtrpcClient(pair.Client);
+
+        // 3 MiB is far more than the socket buffers hold: the write waits for a reader that never comes.
+        var big = new WriteStreamRequest { Data = ByteString.CopyFrom(new byte[3 << 20]) };
+        var call = client.CallAsync("grpc.AgentService", "WriteStdin", big, WriteStreamResponse.Parser, TimeSpan.FromMilliseconds(300), Ct);
+
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => call.WaitAsync(Patience, Ct));
+        Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
+        Assert.Contains("the request could not even be written", e.StatusMessage, StringComparison.Ordinal);
+        Assert.False(client.IsConnected);
+        Assert.Contains("cancelled while it was being written", client.ClosedReason, StringComparison.Ordinal);
+        var later = await Assert.ThrowsAsync<TtrpcException>(
+            () => client.CallAsync(Health, "Check", new CheckRequest(), HealthCheckResponse.Parser, null, Ct));
+        Assert.Equal(StatusCode.Unavailable, later.StatusCode);
+        Assert.False(later.RequestSent);
+    }
+
+    [Theory]
+    [InlineData(7u, "answered stream 7, which this client never opened")]
+    [InlineData(2u, "answered stream 2, which this client never opened")]
+    public async Task An_answer_on_a_stream_the_client_never_opened_closes_the_connection_and_fails_the_waiting_call(uint streamId, string reason)
+    {
+        await using var pair = await SocketPair.CreateAsync(Ct);
+        await using var client = new TtrpcClient(pair.Client);
+
+        var call = client.CallAsync(Health, "Check", new CheckRequest(), HealthCheckResponse.Parser, null, Ct);
+        var (id, _) = await RawPeer.ReadRequestAsync(pair.Server, Ct);
+        Assert.Equal(1u, id);
+        await RawPeer.RespondAsync(pair.Server, streamId, new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving }, Ct);
+
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => call.WaitAsync(Patience, Ct));
+        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+        Assert.True(await RawPeer.ClosedAsync(pair.Server, Ct).WaitAsync(Patience, Ct));
+    }
+
+    [Fact]
+    public async Task A_second_answer_on_a_stream_closes_the_connection_but_one_late_answer_of_a_call_that_gave_up_does_not()
+    {
+        await using var pair = await SocketPair.CreateAsync(Ct);
+        await using var client = new TtrpcClient(pair.Client);
+        var serving = new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving };
+
+        var first = client.CallAsync(Health, "Check", new CheckRequest(), HealthCheckResponse.Parser, null, Ct);
+        var (id, _) = await RawPeer.ReadRequestAsync(pair.Server, Ct);
+        await RawPeer.RespondAsync(pair.Server, id, serving, Ct);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await first.WaitAsync(Patience, Ct)).Status);
+
+        var waiting = client.CallAsync(Health, "Check", new CheckRequest(), HealthCheckResponse.Parser, null, Ct);
+        await RawPeer.ReadRequestAsync(pair.Server, Ct);
+        await RawPeer.RespondAsync(pair.Server, id, serving, Ct);
+
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => waiting.WaitAsync(Patience, Ct));
+        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        Assert.Contains($"answered stream {id} again", e.Message, StringComparison.Ordinal);
+        Assert.False(client.IsConnected);
+    }
 }

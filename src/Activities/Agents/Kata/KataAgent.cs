@@ -152,8 +152,23 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public Task StartContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken) =>
-        CallAsync(sandboxId, AgentService, "StartContainer", new StartContainerRequest { ContainerId = containerId }, Empty, _options.RequestTimeout, cancellationToken);
+    /// <remarks>
+    /// Idempotent as IAgent asks: the agent refuses a second start with Kata's <c>FailedPrecondition "Container &lt;id&gt;
+    /// status running, should be created"</c> (paused or stopped when the container got further); a container past
+    /// created was started, so that answer counts as done.
+    /// </remarks>
+    public async Task StartContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync(sandboxId, AgentService, "StartContainer", new StartContainerRequest { ContainerId = containerId }, Empty, _options.RequestTimeout, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (KataAgentException e) when (e.StatusCode == StatusCode.FailedPrecondition && WasStarted(e, containerId))
+        {
+            Log.AgentContainerAlreadyStarted(_logger, sandboxId, containerId);
+        }
+    }
 
     /// <inheritdoc />
     public async Task RemoveContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
@@ -347,19 +362,31 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
         }
     }
 
+    /// <summary>How the ttrpc client's own Unavailable begins (the connection ended), as against an agent that answered Unavailable.</summary>
+    private const string ConnectionClosed = "the ttrpc connection is closed";
+
     private static KataAgentException Failed(string sandboxId, string socket, string service, string method, TimeSpan? timeout, TtrpcException e)
     {
         var rpc = $"{service}/{method}";
         var message = e.StatusCode switch
         {
-            StatusCode.Unavailable =>
+            StatusCode.Unavailable when e.StatusMessage.StartsWith(ConnectionClosed, StringComparison.Ordinal) =>
                 $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket}: {e.StatusMessage}.",
             StatusCode.DeadlineExceeded when e.StatusMessage.StartsWith("no response within", StringComparison.Ordinal) =>
                 $"The Kata agent of sandbox '{sandboxId}' did not answer {rpc} on {socket} within {timeout}.",
+            _ when e.InnerException is InvalidProtocolBufferException =>
+                $"The Kata agent of sandbox '{sandboxId}' (socket {socket}) answered {rpc} with something else than its response: {e.StatusMessage}.",
             _ => $"The Kata agent of sandbox '{sandboxId}' (socket {socket}) answered {rpc} with {e.StatusCode}: {e.StatusMessage}",
         };
-        return new KataAgentException(sandboxId, socket, rpc, e.StatusCode, message, e);
+        return KataAgentException.For(sandboxId, socket, rpc, e.StatusCode, message, e);
     }
+
+    /// <summary>Whether a refused StartContainer says the container is past created (Kata's agent message).</summary>
+    private static bool WasStarted(KataAgentException e, string containerId) =>
+        e.InnerException is TtrpcException { StatusMessage: var message }
+        && (message == $"Container {containerId} status running, should be created"
+            || message == $"Container {containerId} status paused, should be created"
+            || message == $"Container {containerId} status stopped, should be created");
 
     private async Task<(TtrpcClient Client, bool Dialled)> ConnectAsync(string sandboxId, string socket, CancellationToken cancellationToken)
     {

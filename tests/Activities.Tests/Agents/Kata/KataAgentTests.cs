@@ -104,7 +104,7 @@ public sealed class KataAgentTests : IAsyncLifetime
     {
         _guest.Fail("CreateSandbox", new TtrpcException(StatusCode.Unimplemented, "a sandbox-wide PID namespace (sandbox_pidns) is not supported by this agent"));
 
-        var e = await Assert.ThrowsAsync<KataAgentException>(() => _agent.CreateSandboxAsync(Sandbox, new SandboxConfig { Id = Sandbox, SharePidNs = true }, Ct));
+        var e = await Assert.ThrowsAsync<KataAgentRejectedException>(() => _agent.CreateSandboxAsync(Sandbox, new SandboxConfig { Id = Sandbox, SharePidNs = true }, Ct));
 
         Assert.Equal(StatusCode.Unimplemented, e.StatusCode);
         Assert.Equal((Sandbox, _guest.SocketPath, "grpc.AgentService/CreateSandbox"), (e.SandboxId, e.SocketPath, e.Rpc));

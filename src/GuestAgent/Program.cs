@@ -30,30 +30,41 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     stop.Cancel();
 };
+// The port stays open between host connections: closing and opening it again discards what the host already sent,
+// and a host that dials again at once (the driver after DestroySandbox, after a dropped connection) would wait for an
+// answer to a request that was thrown away. Each connection is served on a duplicate of the descriptor, which the
+// server closes at its end; only a bad frame reopens the port, to drop what is left of the broken stream.
+FileStream? port = null;
 while (!stop.IsCancellationRequested)
 {
-    // A virtio-serial port reads end-of-file while the host side is not connected; the next connection is served
-    // on the port opened again.
-    var port = new FileStream(options.Channel, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 0, useAsync: false);
+    port ??= new FileStream(options.Channel, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 0, useAsync: false);
     try
     {
         await Task.Factory.StartNew(() => SerialPort.WaitForHost(port.SafeFileHandle, stop.Token), stop.Token,
             TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         Logs.HostConnected(logger, options.Channel);
-        await server.ServeConnectionAsync(port, stop.Token).ConfigureAwait(false);
+        var duplicate = Libc.Dup((int)port.SafeFileHandle.DangerousGetHandle());
+        if (duplicate < 0)
+        {
+            throw new System.ComponentModel.Win32Exception(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), $"dup {options.Channel}");
+        }
+        var connection = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(duplicate, ownsHandle: true), FileAccess.ReadWrite, 0, isAsync: false);
+        await server.ServeConnectionAsync(connection, stop.Token).ConfigureAwait(false);
         Logs.ChannelClosed(logger, options.Channel);
     }
     catch (TtrpcProtocolException error)
     {
         Logs.BadFrame(logger, options.Channel, error);
+        await port.DisposeAsync().ConfigureAwait(false);
+        port = null;
     }
     catch (OperationCanceledException) when (stop.IsCancellationRequested)
     {
         break;
     }
-    finally
-    {
-        await port.DisposeAsync().ConfigureAwait(false);
-    }
+}
+if (port is not null)
+{
+    await port.DisposeAsync().ConfigureAwait(false);
 }
 return 0;

@@ -111,6 +111,9 @@ public sealed class ContainerTests(GuestVm vm)
         await vm.Agent.ResumeContainerAsync(Sb, id, Ct);
         Assert.Equal("0", (await vm.ExecAsync(inspector, "cat", $"{cgroup}/cgroup.freeze")).Trim());
         Assert.Contains("frozen 0", await vm.ExecAsync(inspector, "cat", $"{cgroup}/cgroup.events"), StringComparison.Ordinal);
+        var running = await Agent.FailsAsync(() => vm.Agent.ResumeContainerAsync(Sb, id, Ct));
+        Assert.Equal(StatusCode.FailedPrecondition, running.StatusCode);
+        Assert.Equal($"Container {id} status running, should be paused", running.AgentMessage());
 
         await vm.Agent.UpdateContainerAsync(Sb, id, new ContainerResources { CpuQuota = 50000, CpuPeriod = 100000, MemoryLimitBytes = 64L << 20 }, Ct);
         Assert.Equal("50000 100000", (await vm.ExecAsync(inspector, "cat", $"{cgroup}/cpu.max")).Trim());

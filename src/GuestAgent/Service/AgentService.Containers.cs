@@ -376,31 +376,25 @@ internal sealed partial class AgentService(AgentOptions options, ILogger logger)
         return Task.FromResult(response);
     }
 
-    public async Task<Empty> PauseContainerAsync(PauseContainerRequest request, CancellationToken cancellationToken)
-    {
-        var container = GetContainer(request.ContainerId);
-        var status = container.Status;
-        if (status != ContainerStatus.Running)
-        {
-            throw new TtrpcException(StatusCode.FailedPrecondition,
-                $"Container {request.ContainerId} status {Name(status)}, should be {Name(ContainerStatus.Running)}");
-        }
-        await container.Cgroup.SetFrozenAsync(true, cancellationToken).ConfigureAwait(false);
-        container.MarkPaused(true);
-        return new Empty();
-    }
+    public Task<Empty> PauseContainerAsync(PauseContainerRequest request, CancellationToken cancellationToken) =>
+        FreezeAsync(request.ContainerId, frozen: true, cancellationToken);
 
-    public async Task<Empty> ResumeContainerAsync(ResumeContainerRequest request, CancellationToken cancellationToken)
+    public Task<Empty> ResumeContainerAsync(ResumeContainerRequest request, CancellationToken cancellationToken) =>
+        FreezeAsync(request.ContainerId, frozen: false, cancellationToken);
+
+    /// <summary>Pause (freeze a running container's cgroup) or resume (thaw a paused one), with Kata's error for the wrong state.</summary>
+    private async Task<Empty> FreezeAsync(string containerId, bool frozen, CancellationToken cancellationToken)
     {
-        var container = GetContainer(request.ContainerId);
+        var container = GetContainer(containerId);
         var status = container.Status;
-        if (status != ContainerStatus.Paused)
+        var expected = frozen ? ContainerStatus.Running : ContainerStatus.Paused;
+        if (status != expected)
         {
             throw new TtrpcException(StatusCode.FailedPrecondition,
-                $"Container {request.ContainerId} status {Name(status)}, should be {Name(ContainerStatus.Paused)}");
+                $"Container {containerId} status {Name(status)}, should be {Name(expected)}");
         }
-        await container.Cgroup.SetFrozenAsync(false, cancellationToken).ConfigureAwait(false);
-        container.MarkPaused(false);
+        await container.Cgroup.SetFrozenAsync(frozen, cancellationToken).ConfigureAwait(false);
+        container.MarkPaused(frozen);
         return new Empty();
     }
 

@@ -61,7 +61,7 @@ public sealed partial class SqliteStoreBackend
 
     /// <inheritdoc />
     /// <remarks>
-    /// Keyset paging over (CreatedAt, InstanceId); the name filter compares like
+    /// Keyset paging over (CreatedAt, InstanceId), either way; the name filter compares like
     /// <see cref="StringComparison.OrdinalIgnoreCase"/>. Instance ids are ordered by their UTF-8 bytes, which equals
     /// .NET's ordinal order except between characters U+E000-U+FFFF and those beyond U+FFFF.
     /// </remarks>
@@ -91,15 +91,24 @@ public sealed partial class SqliteStoreBackend
                     command.Parameters.AddWithValue("$name", name);
                 }
 
+                var tag = 0;
+                foreach (var (key, value) in query.Tags ?? new Dictionary<string, string>())
+                {
+                    sql.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM json_each(Instances.Tags) WHERE key = $tagKey{tag} AND value = $tagValue{tag})");
+                    command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"$tagKey{tag}"), key);
+                    command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"$tagValue{tag}"), value);
+                    tag++;
+                }
+
                 if (query.ContinuationToken is { } token)
                 {
                     var after = PageToken.Parse(token);
-                    sql.Append(" AND (CreatedAt, InstanceId) > ($afterCreated, $afterId)");
+                    sql.Append(query.NewestFirst ? " AND (CreatedAt, InstanceId) < ($afterCreated, $afterId)" : " AND (CreatedAt, InstanceId) > ($afterCreated, $afterId)");
                     command.Parameters.AddWithValue("$afterCreated", SqliteRecords.ToTicks(after.CreatedAt));
                     command.Parameters.AddWithValue("$afterId", after.InstanceId);
                 }
 
-                sql.Append(" ORDER BY CreatedAt, InstanceId LIMIT $limit");
+                sql.Append(query.NewestFirst ? " ORDER BY CreatedAt DESC, InstanceId DESC LIMIT $limit" : " ORDER BY CreatedAt, InstanceId LIMIT $limit");
                 command.Parameters.AddWithValue("$limit", query.PageSize + 1);
                 command.CommandText = sql.ToString();
                 var rows = new List<OrchestrationMetadata>(Math.Min(query.PageSize + 1, 128));

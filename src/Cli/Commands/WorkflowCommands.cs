@@ -152,17 +152,16 @@ internal static class WorkflowCommands
             var reply = await inv.TaskHub.GetInstanceAsync(new GetInstanceRequest { InstanceId = instanceId }, inv.CallOptions).ConfigureAwait(false);
             var state = RequireExists(reply, instanceId);
             var events = await ReadHistoryAsync(inv, instanceId).ConfigureAwait(false);
-            var executionId = state.ExecutionId
-                ?? events.FirstOrDefault(e => e.ExecutionStarted is not null)?.ExecutionStarted.OrchestrationInstance?.ExecutionId
-                ?? throw new CliException($"run {instanceId} has no execution id");
-            var document = new HistoryDocument
+            HistoryDocument document;
+            try
             {
-                InstanceId = instanceId,
-                Name = state.Name,
-                ExecutionId = executionId,
-                Status = InstanceView.StatusName(state.OrchestrationStatus),
-                Events = events,
-            };
+                document = HistoryDocument.Export(instanceId, state.Name, state.ExecutionId, InstanceView.StatusName(state.OrchestrationStatus), events);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new CliException(ex.Message);
+            }
+
             var json = document.ToJson();
             if (inv.Parse.GetValue(output) is { } path && path != "-")
             {

@@ -98,13 +98,24 @@ internal static class WorkflowCommands
                 ? await inv.TaskHub.WaitForInstanceCompletionAsync(request, inv.CallOptions).ConfigureAwait(false)
                 : await inv.TaskHub.GetInstanceAsync(request, inv.CallOptions).ConfigureAwait(false);
             var state = RequireExists(reply, request.InstanceId);
+            var console = inv.ConsoleRunUrl(state.InstanceId);
             if (inv.Json)
             {
-                inv.WriteJson(InstanceView.ToJson(state));
+                var json = InstanceView.ToJson(state);
+                if (console is not null)
+                {
+                    json["consoleUrl"] = console;
+                }
+
+                inv.WriteJson(json);
             }
             else
             {
                 await inv.Out.WriteAsync(InstanceView.Detail(state)).ConfigureAwait(false);
+                if (console is not null)
+                {
+                    await inv.Out.WriteLineAsync($"console: {console}").ConfigureAwait(false);
+                }
             }
 
             if (!waiting)

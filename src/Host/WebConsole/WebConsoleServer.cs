@@ -62,6 +62,9 @@ internal sealed partial class WebConsoleServer : IHostedService, IAsyncDisposabl
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddSingleton(_loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+
+        // The host's own lifetime handles signals and says it started; this server only follows it.
+        builder.Services.AddSingleton<IHostLifetime, FollowerLifetime>();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -112,6 +115,16 @@ internal sealed partial class WebConsoleServer : IHostedService, IAsyncDisposabl
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Web console listening on {ConsoleUrl}")]
     private static partial void LogListening(ILogger logger, Uri consoleUrl);
+}
+
+/// <summary>A lifetime that waits for nothing and handles no signal: the host that owns the console does both.</summary>
+internal sealed class FollowerLifetime : IHostLifetime
+{
+    /// <inheritdoc />
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>The web console's TLS material; null when it listens in plaintext on loopback (or is off).</summary>

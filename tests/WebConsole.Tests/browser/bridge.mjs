@@ -31,9 +31,22 @@ const commands = {
     const response = await page.goto(url, { waitUntil: "load", timeout });
     return response?.status() ?? 0;
   },
-  async waitForFunction({ expression, timeout }) {
-    const handle = await page.waitForFunction(expression, undefined, { timeout, polling: 50 });
-    return await handle.jsonValue();
+  // Polls the expression with page.evaluate (the devtools protocol's evaluation, which the page's CSP does not block;
+  // Playwright's own waitForFunction compiles the expression inside the page, which a CSP without 'unsafe-eval' refuses).
+  async waitForFunction({ expression, timeout = 20000 }) {
+    const deadline = Date.now() + timeout;
+    let last;
+    for (;;) {
+      try {
+        last = await page.evaluate(expression);
+      } catch (error) {
+        // A navigation in progress destroys the context: try again.
+        if (!/context was destroyed|navigat/i.test(String(error?.message))) throw error;
+      }
+      if (last) return last;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for: ${expression} (last value: ${JSON.stringify(last)})`);
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
   },
   async evaluate({ expression }) {
     return await page.evaluate(expression);

@@ -139,6 +139,12 @@ function loadVis() {
   return visLoading;
 }
 
+// A page lays out a few hundred bars at once without freezing, not thousands: a longer run opens on the first
+// WINDOW_BARS bars (or around its failed step) and cannot be zoomed out past about that many; drag to move along.
+const LARGE_RUN_BARS = 200;
+const WINDOW_BARS = 150;
+const HISTORY_CHUNK = 300;
+
 const GROUPS = [
   { id: "activity", content: "steps" },
   { id: "compensation", content: "compensations" },
@@ -204,7 +210,7 @@ async function runView() {
     </div>
     <h2>Timeline</h2>
     <div class="legend"><span style="--sw:#3d7bd9">step</span><span style="--sw:#8e5bb5">compensation</span><span style="--sw:#3d7bd9;--sb:#7f0000">failed step</span><span style="--sw:#e57373">failed attempt</span><span style="--sw:repeating-linear-gradient(45deg,#3d7bd9 0 3px,#8fb3ea 3px 6px)">retry</span><span style="--sw:#c9d2de">timer</span><span style="--sw:#2f9e8f">entity call</span><span style="--sw:#e6c36a">lock held</span><span style="--sw:#5c6bc0">sub-orchestration</span></div>
-    <div id="timeline"></div>
+    <div id="timeline"></div><p class="muted" id="timeline-note"></p>
     <div id="payloads"></div>
     <h2>History <span class="muted" id="history-count"></span></h2>
     <div class="history"><table id="history"><thead><tr><th>#</th><th>time</th><th>type</th><th>name</th><th>id</th></tr></thead><tbody></tbody></table></div>`;
@@ -266,14 +272,30 @@ async function runView() {
     const bars = run.timeline.bars;
     const used = new Set(bars.map(groupOf));
     timeline.setGroups(GROUPS.filter(g => used.has(g.id)));
+    performance.mark("kwf-timeline");
+    const large = bars.length > LARGE_RUN_BARS;
+    if (large) {
+      const first = Date.parse(bars[0].start);
+      const last = Math.max(...bars.map(b => (b.end ? Date.parse(b.end) : now)));
+      const span = Math.max(50, ((last - first) * WINDOW_BARS) / bars.length);
+      timeline.setOptions({ zoomMax: span, horizontalScroll: true });
+      const culprit = bars.find(b => b.culprit);
+      const from = culprit ? Math.max(first, Date.parse(culprit.start) - span / 2) : first;
+      timeline.setWindow(from, from + span, { animation: false });
+      document.getElementById("timeline-note").textContent =
+        `${bars.length} bars: showing about ${WINDOW_BARS} at a time${culprit ? ", around the failed step" : ""}; drag the axis or press shift and scroll to move along the run.`;
+    }
     items.clear();
     items.add(bars.map(b => barItem(b, now)));
-    if (!fitted || !terminal) {
+    if (!large && (!fitted || !terminal)) {
       timeline.fit({ animation: false });
       fitted = true;
     }
+    performance.measure("kwf-timeline", "kwf-timeline");
     document.getElementById("timeline").dataset.bars = String(bars.length);
+    performance.mark("kwf-history");
     await history();
+    performance.measure("kwf-history", "kwf-history");
     return !terminal;
   }
 
@@ -281,8 +303,14 @@ async function runView() {
     const { events } = await getJson(`/api/history?id=${encodeURIComponent(id)}`);
     document.getElementById("history-count").textContent = `${events.length} events`;
     const body = document.querySelector("#history tbody");
-    body.innerHTML = events.map(e => `<tr class="ev${e.failed ? " failed" : ""}${e.compensation ? " compensation" : ""}" data-index="${e.index}">
-      <td>${e.index}</td><td class="time">${time(e.time)}</td><td class="type">${esc(e.type)}${e.compensation ? " (undo)" : ""}</td><td>${esc(e.name)}</td><td>${e.eventId}</td></tr>`).join("");
+    const row = e => `<tr class="ev${e.failed ? " failed" : ""}${e.compensation ? " compensation" : ""}" data-index="${e.index}">
+      <td>${e.index}</td><td class="time">${time(e.time)}</td><td class="type">${esc(e.type)}${e.compensation ? " (undo)" : ""}</td><td>${esc(e.name)}</td><td>${e.eventId}</td></tr>`;
+    // A few hundred rows per frame, so a long history never holds the page for long.
+    body.innerHTML = events.slice(0, HISTORY_CHUNK).map(row).join("");
+    for (let at = HISTORY_CHUNK; at < events.length; at += HISTORY_CHUNK) {
+      await new Promise(resolve => requestAnimationFrame(resolve));
+      body.insertAdjacentHTML("beforeend", events.slice(at, at + HISTORY_CHUNK).map(row).join(""));
+    }
     body.onclick = event => {
       const row = event.target.closest("tr.ev");
       if (!row) return;

@@ -8,4 +8,5 @@ namespace KataWorkflows.Bench.Harness;
 [JsonSerializable(typeof(EngineResult))]
 [JsonSerializable(typeof(EntityLockResult))]
 [JsonSerializable(typeof(LifecycleResult))]
+[JsonSerializable(typeof(ConsoleResult))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;

@@ -247,7 +247,13 @@ async function runView() {
   let fitted = false;
 
   async function refresh() {
-    const run = await getJson(`/api/run?id=${encodeURIComponent(id)}`);
+    let run;
+    try {
+      run = await getJson(`/api/run?id=${encodeURIComponent(id)}`);
+    } catch (error) {
+      document.getElementById("run-head").innerHTML = `<p class="error">${esc(error.message)}</p>`;
+      throw error;
+    }
     const r = run.run;
     const terminal = ["Completed", "Failed", "Terminated", "Canceled"].includes(r.status);
     const key = `${r.status}|${run.eventCount}|${r.lastUpdatedAt}`;

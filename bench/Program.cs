@@ -11,7 +11,7 @@ namespace KataWorkflows.Bench;
 /// </summary>
 internal static class Program
 {
-    private static readonly IBenchmarkCommand[] Commands = [new EngineBenchmark(), new EntityLockBenchmark(), new LifecycleBenchmark(), new GuestBenchmark()];
+    private static readonly IBenchmarkCommand[] Commands = [new EngineBenchmark(), new EntityLockBenchmark(), new LifecycleBenchmark(), new GuestBenchmark(), .. OperatingSystem.IsLinux() ? [new ConsoleBenchmark()] : Array.Empty<IBenchmarkCommand>()];
 
     public static async Task<int> Main(string[] args)
     {

@@ -29,5 +29,6 @@ run lifecycle --store sqlite --synchronous full --concurrency 32 --count 2000
 run lifecycle --store sqlite --synchronous full --concurrency 1 --count 300
 run lifecycle --store sqlite --synchronous normal --concurrency 1 --count 500
 run lifecycle --store sqlite --synchronous full --concurrency 32 --count 2000 --run-root "${TMPDIR:-/tmp}"
+run console --runs 10000
 disk
 date -u '+# %Y-%m-%d %H:%M:%S UTC'

@@ -9,4 +9,5 @@ namespace KataWorkflows.Bench.Harness;
 [JsonSerializable(typeof(EntityLockResult))]
 [JsonSerializable(typeof(LifecycleResult))]
 [JsonSerializable(typeof(GuestResult))]
+[JsonSerializable(typeof(ConsoleResult))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;

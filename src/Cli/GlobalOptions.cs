@@ -41,6 +41,12 @@ public sealed class GlobalOptions
             Recursive = true,
             DefaultValueFactory = _ => Env(environment, "KWF_KEY"),
         };
+        ConsoleUrl = new Option<string?>("--console-url")
+        {
+            Description = "Base URL of the host's web console (http://127.0.0.1:8080): kwf then prints a run's console page [env KWF_CONSOLE_URL]",
+            Recursive = true,
+            DefaultValueFactory = _ => Env(environment, "KWF_CONSOLE_URL"),
+        };
         Json = new Option<bool>("--json") { Description = "Write JSON for scripts instead of tables", Recursive = true };
         RequestId = new Option<string?>("--request-id")
         {
@@ -74,6 +80,9 @@ public sealed class GlobalOptions
     /// <summary><c>--key</c>.</summary>
     public Option<string?> Key { get; }
 
+    /// <summary><c>--console-url</c>.</summary>
+    public Option<string?> ConsoleUrl { get; }
+
     /// <summary><c>--json</c>.</summary>
     public Option<bool> Json { get; }
 
@@ -87,7 +96,30 @@ public sealed class GlobalOptions
     public Option<string?> Timeout { get; }
 
     /// <summary>Every option, to add to the root command.</summary>
-    public IEnumerable<Option> All => [Socket, Address, CaCert, Cert, Key, Json, RequestId, NoWait, Timeout];
+    public IEnumerable<Option> All => [Socket, Address, CaCert, Cert, Key, ConsoleUrl, Json, RequestId, NoWait, Timeout];
+
+    /// <summary>The web console's base URL, or null when none is configured.</summary>
+    /// <exception cref="CliException">A usage error: the value is not an absolute http:// or https:// URL.</exception>
+    public Uri? ConsoleBase(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        if (parse.GetValue(ConsoleUrl) is not { Length: > 0 } text)
+        {
+            return null;
+        }
+
+        return Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && string.IsNullOrEmpty(url.Query)
+            ? url
+            : throw CliException.Usage($"--console-url (or KWF_CONSOLE_URL) must be the console's base URL like http://127.0.0.1:8080, got '{text}'");
+    }
+
+    /// <summary>The web console's page of a run (<c>BASE/run?id=ID</c>), or null when no console is configured.</summary>
+    /// <exception cref="CliException">A usage error: the console URL is malformed.</exception>
+    public string? ConsoleRunUrl(ParseResult parse, string instanceId)
+    {
+        ArgumentNullException.ThrowIfNull(instanceId);
+        return ConsoleBase(parse) is { } url ? url.AbsoluteUri.TrimEnd('/') + "/run?id=" + Uri.EscapeDataString(instanceId) : null;
+    }
 
     /// <summary>The connection settings the parse result asks for.</summary>
     /// <exception cref="CliException">A usage error naming the bad option.</exception>

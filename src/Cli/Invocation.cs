@@ -30,6 +30,7 @@ public sealed class Invocation : IAsyncDisposable
         NoWait = parse.GetValue(options.NoWait);
         RequestId = parse.GetValue(options.RequestId);
         _timeout = options.TimeoutValue(parse);
+        _ = options.ConsoleBase(parse);
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (_timeout is { } timeout)
         {
@@ -72,6 +73,10 @@ public sealed class Invocation : IAsyncDisposable
 
     /// <summary>Call options carrying the cancellation token.</summary>
     public CallOptions CallOptions => new(cancellationToken: Token);
+
+    /// <summary>The web console's page of a run, when <c>--console-url</c> (or <c>KWF_CONSOLE_URL</c>) is set; else null.</summary>
+    /// <exception cref="CliException">A usage error: the console URL is malformed.</exception>
+    public string? ConsoleRunUrl(string instanceId) => _options.ConsoleRunUrl(Parse, instanceId);
 
     /// <summary>Writes a JSON document to stdout.</summary>
     public void WriteJson(JsonNode? node) => Out.Write(JsonText.Format(node));

@@ -6,6 +6,7 @@ using KataWorkflows.Host.Listeners;
 using KataWorkflows.Host.Services;
 using KataWorkflows.Host.Systemd;
 using KataWorkflows.Host.Telemetry;
+using KataWorkflows.Host.WebConsole;
 using KataWorkflows.Orchestrations.Client;
 using KataWorkflows.Orchestrations.Sandboxes;
 using KataWorkflows.Storage.Sqlite;
@@ -44,6 +45,7 @@ internal static class KataWorkflowsHost
         var tls = KestrelListeners.LoadTls(options.Listen.Tcp);
         builder.WebHost.ConfigureKestrel(kestrel => KestrelListeners.Configure(kestrel, options, unixSocket, tls));
         builder.Services.AddSingleton(unixSocket);
+        builder.Services.AddSingleton(LoadWebConsoleTls(options.WebConsole));
 
         try
         {
@@ -126,6 +128,8 @@ internal static class KataWorkflowsHost
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(IServiceMethodProvider<>), typeof(RequestParsingMethodProvider<>)));
         builder.Services.AddSingleton<SystemdNotifier>();
         builder.Services.AddSingleton<RunWatcher>();
+        builder.Services.AddSingleton<WebConsoleServer>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WebConsoleServer>());
 
         var app = builder.Build();
         app.MapGrpcService<SandboxesService>();
@@ -142,6 +146,15 @@ internal static class KataWorkflowsHost
         app.Lifetime.ApplicationStopping.Register(() => notifier.Notify("STOPPING=1"));
         app.Lifetime.ApplicationStopped.Register(unixSocket.OnStopped);
         return app;
+    }
+
+    private static WebConsoleTls LoadWebConsoleTls(WebConsoleSection console)
+    {
+        var tls = console.Tls;
+        var configured = tls.CertificatePath is { Length: > 0 } || tls.KeyPath is { Length: > 0 } || tls.ClientCaPath is { Length: > 0 };
+        return new WebConsoleTls(console.Port is not null && configured
+            ? KestrelListeners.LoadTls(tls, KataWorkflowsOptions.SectionName + ":WebConsole:Tls")
+            : null);
     }
 
     private static void ConfigureLogging(WebApplicationBuilder builder, LoggingSection logging)

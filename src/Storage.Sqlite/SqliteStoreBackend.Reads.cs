@@ -61,7 +61,7 @@ public sealed partial class SqliteStoreBackend
 
     /// <inheritdoc />
     /// <remarks>
-    /// Keyset paging over (CreatedAt, InstanceId); the name filter compares like
+    /// Keyset paging over (CreatedAt, InstanceId), either way; the name filter compares like
     /// <see cref="StringComparison.OrdinalIgnoreCase"/>. Instance ids are ordered by their UTF-8 bytes, which equals
     /// .NET's ordinal order except between characters U+E000-U+FFFF and those beyond U+FFFF.
     /// </remarks>
@@ -76,7 +76,9 @@ public sealed partial class SqliteStoreBackend
                 var sql = new StringBuilder("SELECT ")
                     .Append(query.IncludePayloads ? SqliteRecords.InstanceColumns : SqliteRecords.InstanceColumnsWithoutPayloads)
                     .Append(" FROM Instances WHERE 1 = 1");
-                AddStatusFilter(command, sql, query.Statuses);
+                // Newest first walks IX_Instances_CreatedAt backwards and stops at the page's end; with the status
+                // index instead (the planner's pick, having no statistics) a common status sorts every matching row.
+                AddStatusFilter(command, sql, query.Statuses, useIndex: !query.NewestFirst);
                 AddCreatedFilter(command, sql, query.CreatedFrom, query.CreatedTo);
                 if (query.InstanceIdPrefix is { } prefix)
                 {
@@ -91,15 +93,32 @@ public sealed partial class SqliteStoreBackend
                     command.Parameters.AddWithValue("$name", name);
                 }
 
+                var tag = 0;
+                foreach (var (key, value) in query.Tags ?? new Dictionary<string, string>())
+                {
+                    if (IsPlainJsonText(value))
+                    {
+                        // The value appears in the JSON text as it is: a substring test rules out most rows before
+                        // json_each parses any (the tags column has no index).
+                        sql.Append(CultureInfo.InvariantCulture, $" AND instr(Tags, $tagText{tag}) > 0");
+                        command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"$tagText{tag}"), "\"" + value + "\"");
+                    }
+
+                    sql.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM json_each(Instances.Tags) WHERE key = $tagKey{tag} AND value = $tagValue{tag})");
+                    command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"$tagKey{tag}"), key);
+                    command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"$tagValue{tag}"), value);
+                    tag++;
+                }
+
                 if (query.ContinuationToken is { } token)
                 {
                     var after = PageToken.Parse(token);
-                    sql.Append(" AND (CreatedAt, InstanceId) > ($afterCreated, $afterId)");
+                    sql.Append(query.NewestFirst ? " AND (CreatedAt, InstanceId) < ($afterCreated, $afterId)" : " AND (CreatedAt, InstanceId) > ($afterCreated, $afterId)");
                     command.Parameters.AddWithValue("$afterCreated", SqliteRecords.ToTicks(after.CreatedAt));
                     command.Parameters.AddWithValue("$afterId", after.InstanceId);
                 }
 
-                sql.Append(" ORDER BY CreatedAt, InstanceId LIMIT $limit");
+                sql.Append(query.NewestFirst ? " ORDER BY CreatedAt DESC, InstanceId DESC LIMIT $limit" : " ORDER BY CreatedAt, InstanceId LIMIT $limit");
                 command.Parameters.AddWithValue("$limit", query.PageSize + 1);
                 command.CommandText = sql.ToString();
                 var rows = new List<OrchestrationMetadata>(Math.Min(query.PageSize + 1, 128));
@@ -157,14 +176,15 @@ public sealed partial class SqliteStoreBackend
             cancellationToken);
     }
 
-    private static void AddStatusFilter(SqliteCommand command, StringBuilder sql, IReadOnlyCollection<OrchestrationRuntimeStatus>? statuses)
+    private static void AddStatusFilter(SqliteCommand command, StringBuilder sql, IReadOnlyCollection<OrchestrationRuntimeStatus>? statuses, bool useIndex = true)
     {
         if (statuses is null || statuses.Count == 0)
         {
             return;
         }
 
-        sql.Append(" AND Status IN (");
+        // A unary + keeps SQLite from using IX_Instances_Status for the term.
+        sql.Append(useIndex ? " AND Status IN (" : " AND +Status IN (");
         var i = 0;
         foreach (var status in statuses.Distinct())
         {
@@ -175,6 +195,10 @@ public sealed partial class SqliteStoreBackend
 
         sql.Append(')');
     }
+
+    // Characters System.Text.Json writes unescaped in a string, so the value's JSON text is the value in quotes.
+    private static bool IsPlainJsonText(string value) =>
+        value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
 
     private static void AddCreatedFilter(SqliteCommand command, StringBuilder sql, DateTime? from, DateTime? to)
     {

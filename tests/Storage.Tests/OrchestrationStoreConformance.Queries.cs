@@ -117,6 +117,59 @@ public abstract partial class OrchestrationStoreConformance
         Assert.Equal(seen.Distinct(), seen);
     }
 
+    [Fact]
+    public async Task Newest_first_pages_through_instances_in_reverse_creation_order_without_duplicates_or_gaps()
+    {
+        var (store, _) = await NewStoreAsync();
+        // Several instances share each creation time, so pages split ties.
+        var requests = Enumerable.Range(0, 100)
+            .Select(i => Instance($"desc-{i * 37 % 100:D3}", i % 2 == 0 ? "Even" : "Odd", createdAt: Epoch.AddSeconds(i / 4)))
+            .ToArray();
+        foreach (var r in requests)
+        {
+            await store.CreateInstanceAsync(r, Ct);
+        }
+
+        var expected = requests.OrderByDescending(r => r.Metadata.CreatedAt).ThenByDescending(r => r.Metadata.InstanceId, StringComparer.Ordinal)
+            .Where(r => r.Metadata.Name == "Even").Select(r => r.Metadata.InstanceId).ToList();
+        var seen = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await store.QueryInstancesAsync(new OrchestrationQuery { NewestFirst = true, Name = "Even", PageSize = 7, ContinuationToken = token }, Ct);
+            seen.AddRange(page.Instances.Select(i => i.InstanceId));
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+
+        Assert.Equal(expected, seen);
+        Assert.Equal(["r-b2", "q-b1"], await QueryIdsAsync(await CreateQueryFixtureAsync(), new OrchestrationQuery { NewestFirst = true, Name = "Beta" }));
+    }
+
+    [Fact]
+    public async Task Query_filters_by_tags_all_of_which_must_match()
+    {
+        var (store, _) = await NewStoreAsync();
+        await store.CreateInstanceAsync(Tagged("t-1", ("sandbox", "sb1"), ("operation", "Create")), Ct);
+        await store.CreateInstanceAsync(Tagged("t-2", ("sandbox", "sb1"), ("operation", "Delete")), Ct);
+        await store.CreateInstanceAsync(Tagged("t-3", ("sandbox", "sb10")), Ct);
+        await store.CreateInstanceAsync(Instance("t-4", createdAt: Epoch.AddSeconds(4)), Ct);
+
+        Assert.Equal(["t-1", "t-2"], await QueryIdsAsync(store, new OrchestrationQuery { Tags = new Dictionary<string, string> { ["sandbox"] = "sb1" } }));
+        Assert.Equal(
+            ["t-2"],
+            await QueryIdsAsync(store, new OrchestrationQuery { Tags = new Dictionary<string, string> { ["sandbox"] = "sb1", ["operation"] = "Delete" } }));
+        Assert.Empty(await QueryIdsAsync(store, new OrchestrationQuery { Tags = new Dictionary<string, string> { ["sandbox"] = "sb" } }));
+        Assert.Empty(await QueryIdsAsync(store, new OrchestrationQuery { Tags = new Dictionary<string, string> { ["nobody"] = "sb1" } }));
+        Assert.Equal(4, (await QueryIdsAsync(store, new OrchestrationQuery { Tags = new Dictionary<string, string>() })).Length);
+
+        NewInstance Tagged(string id, params (string Key, string Value)[] tags)
+        {
+            var instance = Instance(id, createdAt: Epoch.AddSeconds(int.Parse(id[2..], System.Globalization.CultureInfo.InvariantCulture)));
+            return instance with { Metadata = instance.Metadata with { Tags = tags.ToDictionary(t => t.Key, t => t.Value) } };
+        }
+    }
+
     [Theory]
     [InlineData("not a token")]
     [InlineData("bm8tY29sb24=")]

@@ -80,6 +80,9 @@ internal static class RunFollower
     {
         var exit = ErrorMapping.ExitCodeForRun(state);
         var result = JsonText.ParseOrString(state.Output);
+
+        // After a failed call the console's page of the run is where to look next (its timeline and history).
+        var console = exit == ExitCodes.Ok ? null : invocation.ConsoleRunUrl(state.InstanceId);
         if (invocation.Json)
         {
             var obj = JsonText.Obj(
@@ -90,6 +93,11 @@ internal static class RunFollower
                 ("result", result),
                 ("failure", InstanceView.FailureJson(state.FailureDetails)),
                 ("steps", steps));
+            if (console is not null)
+            {
+                obj["consoleUrl"] = console;
+            }
+
             invocation.WriteJson(obj);
             return exit;
         }
@@ -103,6 +111,10 @@ internal static class RunFollower
             await invocation.Err.WriteLineAsync(
                 $"{operation} {InstanceView.Outcome(state)}: {state.FailureDetails?.ErrorMessage ?? InstanceView.StatusName(state.OrchestrationStatus)}")
                 .ConfigureAwait(false);
+            if (console is not null)
+            {
+                await invocation.Err.WriteLineAsync($"console: {console}").ConfigureAwait(false);
+            }
         }
 
         return exit;

@@ -98,13 +98,24 @@ internal static class WorkflowCommands
                 ? await inv.TaskHub.WaitForInstanceCompletionAsync(request, inv.CallOptions).ConfigureAwait(false)
                 : await inv.TaskHub.GetInstanceAsync(request, inv.CallOptions).ConfigureAwait(false);
             var state = RequireExists(reply, request.InstanceId);
+            var console = inv.ConsoleRunUrl(state.InstanceId);
             if (inv.Json)
             {
-                inv.WriteJson(InstanceView.ToJson(state));
+                var json = InstanceView.ToJson(state);
+                if (console is not null)
+                {
+                    json["consoleUrl"] = console;
+                }
+
+                inv.WriteJson(json);
             }
             else
             {
                 await inv.Out.WriteAsync(InstanceView.Detail(state)).ConfigureAwait(false);
+                if (console is not null)
+                {
+                    await inv.Out.WriteLineAsync($"console: {console}").ConfigureAwait(false);
+                }
             }
 
             if (!waiting)
@@ -152,17 +163,16 @@ internal static class WorkflowCommands
             var reply = await inv.TaskHub.GetInstanceAsync(new GetInstanceRequest { InstanceId = instanceId }, inv.CallOptions).ConfigureAwait(false);
             var state = RequireExists(reply, instanceId);
             var events = await ReadHistoryAsync(inv, instanceId).ConfigureAwait(false);
-            var executionId = state.ExecutionId
-                ?? events.FirstOrDefault(e => e.ExecutionStarted is not null)?.ExecutionStarted.OrchestrationInstance?.ExecutionId
-                ?? throw new CliException($"run {instanceId} has no execution id");
-            var document = new HistoryDocument
+            HistoryDocument document;
+            try
             {
-                InstanceId = instanceId,
-                Name = state.Name,
-                ExecutionId = executionId,
-                Status = InstanceView.StatusName(state.OrchestrationStatus),
-                Events = events,
-            };
+                document = HistoryDocument.Export(instanceId, state.Name, state.ExecutionId, InstanceView.StatusName(state.OrchestrationStatus), events);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new CliException(ex.Message);
+            }
+
             var json = document.ToJson();
             if (inv.Parse.GetValue(output) is { } path && path != "-")
             {

@@ -33,6 +33,27 @@ public sealed record HistoryDocument
     /// <summary>The events, in order.</summary>
     public required IReadOnlyList<HistoryEvent> Events { get; init; }
 
+    /// <summary>
+    /// The export of a run: <c>kwf wf export</c> and the web console's download both make it here, so they write the
+    /// same document. The execution id is the instance's, or, when the caller has none, the one its ExecutionStarted
+    /// event names.
+    /// </summary>
+    /// <param name="instanceId">The instance id.</param>
+    /// <param name="name">The orchestrator name.</param>
+    /// <param name="executionId">The current execution's id, if the caller knows it.</param>
+    /// <param name="status">The status name when exported (<c>Completed</c>, <c>Failed</c>...).</param>
+    /// <param name="events">The execution's history, in order.</param>
+    /// <exception cref="InvalidOperationException">No execution id is known and no event names one.</exception>
+    public static HistoryDocument Export(string instanceId, string name, string? executionId, string? status, IReadOnlyList<HistoryEvent> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var execution = executionId is { Length: > 0 }
+            ? executionId
+            : events.FirstOrDefault(e => e.ExecutionStarted is not null)?.ExecutionStarted.OrchestrationInstance?.ExecutionId
+                ?? throw new InvalidOperationException($"run {instanceId} has no execution id");
+        return new HistoryDocument { InstanceId = instanceId, Name = name, ExecutionId = execution, Status = status, Events = events };
+    }
+
     /// <summary>Writes the document as indented JSON.</summary>
     public string ToJson()
     {

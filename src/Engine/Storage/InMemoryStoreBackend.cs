@@ -170,10 +170,14 @@ public sealed class InMemoryStoreBackend : IStoreBackend
         lock (_sync)
         {
             var after = query.ContinuationToken is null ? (PageToken?)null : PageToken.Parse(query.ContinuationToken);
-            var rows = _instances.Values
+            var direction = query.NewestFirst ? -1 : 1;
+            var matching = _instances.Values
                 .Where(query.Matches)
-                .Where(i => after is not { } a || i.CreatedAt > a.CreatedAt || (i.CreatedAt == a.CreatedAt && string.CompareOrdinal(i.InstanceId, a.InstanceId) > 0))
-                .OrderBy(i => i.CreatedAt).ThenBy(i => i.InstanceId, StringComparer.Ordinal)
+                .Where(i => after is not { } a || direction * Compare(i, a) > 0);
+            var ordered = query.NewestFirst
+                ? matching.OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.InstanceId, StringComparer.Ordinal)
+                : matching.OrderBy(i => i.CreatedAt).ThenBy(i => i.InstanceId, StringComparer.Ordinal);
+            var rows = ordered
                 .Take(query.PageSize + 1)
                 .Select(i => query.IncludePayloads ? i : i.WithoutPayloads())
                 .ToList();
@@ -186,6 +190,12 @@ public sealed class InMemoryStoreBackend : IStoreBackend
 
             return Task.FromResult(new InstancePage(rows, token));
         }
+    }
+
+    private static int Compare(OrchestrationMetadata instance, PageToken position)
+    {
+        var byTime = instance.CreatedAt.CompareTo(position.CreatedAt);
+        return byTime != 0 ? byTime : string.CompareOrdinal(instance.InstanceId, position.InstanceId);
     }
 
     /// <inheritdoc />

@@ -1,8 +1,9 @@
 namespace KataWorkflows.Engine.Storage;
 
 /// <summary>
-/// A filtered, paged listing of instances, ordered by creation time then instance id. The continuation token of
-/// a page marks the last instance returned, so paging never skips or repeats an instance.
+/// A filtered, paged listing of instances, ordered by creation time then instance id (or the reverse, with
+/// <see cref="NewestFirst"/>). The continuation token of a page marks the last instance returned, so paging never
+/// skips or repeats an instance.
 /// </summary>
 public sealed record OrchestrationQuery
 {
@@ -24,6 +25,12 @@ public sealed record OrchestrationQuery
     /// <summary>Only instances of this orchestrator name.</summary>
     public string? Name { get; init; }
 
+    /// <summary>Only instances that have every one of these tags with these values; no tag filter when null or empty.</summary>
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    /// <summary>Newest first: descending creation time, then descending instance id.</summary>
+    public bool NewestFirst { get; init; }
+
     /// <summary>Instances per page, 1 to <see cref="MaxPageSize"/>.</summary>
     public int PageSize { get; init; } = 100;
 
@@ -41,7 +48,8 @@ public sealed record OrchestrationQuery
             && (CreatedFrom is null || instance.CreatedAt >= CreatedFrom)
             && (CreatedTo is null || instance.CreatedAt < CreatedTo)
             && (InstanceIdPrefix is null || instance.InstanceId.StartsWith(InstanceIdPrefix, StringComparison.Ordinal))
-            && (Name is null || string.Equals(instance.Name, Name, StringComparison.OrdinalIgnoreCase));
+            && (Name is null || string.Equals(instance.Name, Name, StringComparison.OrdinalIgnoreCase))
+            && (Tags is null || Tags.All(t => instance.Tags.TryGetValue(t.Key, out var value) && value == t.Value));
     }
 
     /// <summary>Checks the query; the message names the bad field.</summary>

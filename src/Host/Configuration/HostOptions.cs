@@ -30,6 +30,9 @@ internal sealed class KataWorkflowsOptions
     /// <summary>Where the host listens.</summary>
     public ListenSection Listen { get; set; } = new();
 
+    /// <summary>The read-only web console; off unless a port is given.</summary>
+    public WebConsoleSection WebConsole { get; set; } = new();
+
     /// <summary>Request limits.</summary>
     public LimitsSection Limits { get; set; } = new();
 
@@ -146,6 +149,22 @@ internal sealed class TlsSection
 
     /// <summary>The CA (PEM) that client certificates must chain to.</summary>
     public string? ClientCaPath { get; set; }
+}
+
+/// <summary><c>KataWorkflows:WebConsole</c>: the read-only web console on its own HTTP listener.</summary>
+internal sealed class WebConsoleSection
+{
+    /// <summary>The address to bind: loopback by default; any other address needs <see cref="Tls"/>.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>The port; the console is off when null (0 picks a free port).</summary>
+    public int? Port { get; set; }
+
+    /// <summary>
+    /// TLS with required client certificates, validated as the gRPC TCP listener's are; required off loopback,
+    /// optional on it.
+    /// </summary>
+    public TlsSection Tls { get; set; } = new();
 }
 
 /// <summary><c>KataWorkflows:Limits</c>.</summary>

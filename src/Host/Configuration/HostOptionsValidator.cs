@@ -90,6 +90,7 @@ internal static class HostOptionsValidator
         }
 
         ValidateListen(o.Listen, Error);
+        ValidateWebConsole(o.WebConsole, Error);
 
         if (o.Limits.MaxRequestBytes is < 1024 or > 64 * 1024 * 1024)
         {
@@ -195,11 +196,42 @@ internal static class HostOptionsValidator
         RequireFile(tls.ClientCaPath, "Listen:Tcp:Tls:ClientCaPath", error);
     }
 
-    private static void RequireFile(string? path, string key, Action<string, string> error)
+    private static void ValidateWebConsole(WebConsoleSection console, Action<string, string> error)
+    {
+        if (console.Port is null)
+        {
+            return;
+        }
+
+        if (console.Port is < 0 or > 65535)
+        {
+            error("WebConsole:Port", $"must be between 0 and 65535, got {console.Port}");
+        }
+
+        if (!IPAddress.TryParse(console.Address, out var address))
+        {
+            error("WebConsole:Address", $"must be an IP address, got '{console.Address}'");
+            return;
+        }
+
+        var tls = console.Tls;
+        var anyTls = tls.CertificatePath is { Length: > 0 } || tls.KeyPath is { Length: > 0 } || tls.ClientCaPath is { Length: > 0 };
+        if (!anyTls && IPAddress.IsLoopback(address))
+        {
+            return;
+        }
+
+        const string Why = "is required for the web console off loopback (TLS with client certificates), and with any other WebConsole:Tls key";
+        RequireFile(tls.CertificatePath, "WebConsole:Tls:CertificatePath", error, Why);
+        RequireFile(tls.KeyPath, "WebConsole:Tls:KeyPath", error, Why);
+        RequireFile(tls.ClientCaPath, "WebConsole:Tls:ClientCaPath", error, Why);
+    }
+
+    private static void RequireFile(string? path, string key, Action<string, string> error, string? whyRequired = null)
     {
         if (string.IsNullOrEmpty(path))
         {
-            error(key, "is required for the TCP listener (TLS with client certificates), unless Listen:Tcp:AllowPlaintext is true on a loopback address");
+            error(key, whyRequired ?? "is required for the TCP listener (TLS with client certificates), unless Listen:Tcp:AllowPlaintext is true on a loopback address");
         }
         else if (!File.Exists(path))
         {

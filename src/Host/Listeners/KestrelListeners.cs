@@ -44,17 +44,11 @@ internal static class KestrelListeners
             return;
         }
 
-        var (server, clientCas) = tls ?? throw new InvalidOperationException("The TCP listener needs TLS material; LoadTls was not called.");
+        var material = tls ?? throw new InvalidOperationException("The TCP listener needs TLS material; LoadTls was not called.");
         kestrel.Listen(address, port, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
-            listen.UseHttps(https =>
-            {
-                https.ServerCertificate = server;
-                https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
-                https.CheckCertificateRevocation = false;
-                https.ClientCertificateValidation = (certificate, _, _) => IsTrustedClient(certificate, clientCas);
-            });
+            UseClientCertificateTls(listen, material);
         });
     }
 
@@ -75,10 +69,35 @@ internal static class KestrelListeners
     public static TlsMaterial? LoadTls(TcpSection tcp)
     {
         ArgumentNullException.ThrowIfNull(tcp);
-        return tcp.Port is null || tcp.AllowPlaintext ? null : new TlsMaterial(LoadServerCertificate(tcp.Tls), LoadCas(tcp.Tls.ClientCaPath!));
+        return tcp.Port is null || tcp.AllowPlaintext ? null : LoadTls(tcp.Tls, TlsKey);
     }
 
-    private static X509Certificate2 LoadServerCertificate(TlsSection tls)
+    /// <summary>Reads a TLS section (server certificate, key, client CAs); <paramref name="key"/> names it in errors.</summary>
+    /// <exception cref="HostConfigurationException">A certificate or key cannot be read; the message names the key.</exception>
+    public static TlsMaterial LoadTls(TlsSection tls, string key)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        return new TlsMaterial(LoadServerCertificate(tls, key), LoadCas(tls.ClientCaPath!, key));
+    }
+
+    /// <summary>
+    /// Requires a client certificate on a listener and accepts only one that chains to the configured CAs and allows
+    /// client authentication: the one rule of the gRPC TCP listener and the web console.
+    /// </summary>
+    public static void UseClientCertificateTls(ListenOptions listen, TlsMaterial tls)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        ArgumentNullException.ThrowIfNull(tls);
+        listen.UseHttps(https =>
+        {
+            https.ServerCertificate = tls.Server;
+            https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+            https.CheckCertificateRevocation = false;
+            https.ClientCertificateValidation = (certificate, _, _) => IsTrustedClient(certificate, tls.ClientCas);
+        });
+    }
+
+    private static X509Certificate2 LoadServerCertificate(TlsSection tls, string key)
     {
         try
         {
@@ -90,11 +109,11 @@ internal static class KestrelListeners
         catch (Exception ex) when (ex is CryptographicException or IOException or ArgumentException)
         {
             throw new HostConfigurationException(
-                [$"{TlsKey}:CertificatePath/KeyPath: cannot load '{tls.CertificatePath}' with key '{tls.KeyPath}': {ex.Message}"], ex);
+                [$"{key}:CertificatePath/KeyPath: cannot load '{tls.CertificatePath}' with key '{tls.KeyPath}': {ex.Message}"], ex);
         }
     }
 
-    private static X509Certificate2Collection LoadCas(string path)
+    private static X509Certificate2Collection LoadCas(string path, string key)
     {
         var cas = new X509Certificate2Collection();
         try
@@ -103,10 +122,10 @@ internal static class KestrelListeners
         }
         catch (Exception ex) when (ex is CryptographicException or IOException)
         {
-            throw new HostConfigurationException([$"{TlsKey}:ClientCaPath: cannot load '{path}': {ex.Message}"], ex);
+            throw new HostConfigurationException([$"{key}:ClientCaPath: cannot load '{path}': {ex.Message}"], ex);
         }
 
-        return cas.Count > 0 ? cas : throw new HostConfigurationException([$"{TlsKey}:ClientCaPath: '{path}' holds no certificate"]);
+        return cas.Count > 0 ? cas : throw new HostConfigurationException([$"{key}:ClientCaPath: '{path}' holds no certificate"]);
     }
 }
 

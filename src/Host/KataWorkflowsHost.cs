@@ -1,5 +1,6 @@
 using Grpc.AspNetCore.Server.Model;
 using KataWorkflows.Activities;
+using KataWorkflows.Activities.Agents.Kata;
 using KataWorkflows.Engine;
 using KataWorkflows.Host.Configuration;
 using KataWorkflows.Host.Listeners;
@@ -72,6 +73,16 @@ internal static class KataWorkflowsHost
             store => store.RunRoot = options.RunRoot,
             faults => faults.Spec = options.Faults.Spec,
             mock => mock.StateDirectory = mockState);
+
+        // The real drivers next to the mock ones; a sandbox's config picks them by name (qemu, kata, tcfilter).
+        builder.Services.AddKataAgent(agent =>
+        {
+            agent.SharedDirectory = options.KataAgent.SharedDirectory;
+            agent.DialTimeout = options.KataAgent.DialTimeout;
+            agent.CheckTimeout = options.KataAgent.CheckTimeout;
+            agent.RequestTimeout = options.KataAgent.RequestTimeout;
+            agent.BindMountRootfs = options.KataAgent.BindMountRootfs;
+        });
         builder.Services.AddDurableTaskEngine(engine =>
         {
             if (options.Store.Kind == StoreKind.Sqlite)
@@ -98,6 +109,7 @@ internal static class KataWorkflowsHost
             engine.Registry.AddSandboxOrchestrations().AddSandboxActivities();
         });
         builder.Services.AddSingleton<SandboxClient>();
+        builder.Services.AddSingleton<SandboxConfigDefaults>();
 
         // The worker gets the whole shutdown timeout to drain, and the store closes after it.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = options.Worker.ShutdownTimeout + TimeSpan.FromSeconds(5));

@@ -314,12 +314,26 @@ internal static class SandboxCommands
         return route;
     }
 
+    private static readonly SandboxConfig NoDriverTypes = new() { HypervisorType = string.Empty, AgentType = string.Empty, NetworkConfig = new NetworkConfig { InterworkingModel = string.Empty } };
+
     /// <summary>Builds the configuration of create/run from --config and the flags (flags win).</summary>
     internal static SandboxConfig BuildSandboxConfig(ParseResult parse, SandboxConfigOptions options, TextReader stdin)
     {
-        var config = parse.GetValue(options.Config) is { } path
-            ? JsonInput.Parse<SandboxConfig>(JsonInput.ReadText(path, "--config", stdin), path == "-" ? "stdin" : path)
-            : new SandboxConfig();
+        // The driver types a config leaves out are sent empty, so the host applies its own defaults
+        // (KataWorkflows:Sandboxes) rather than the model's.
+        var config = NoDriverTypes;
+        if (parse.GetValue(options.Config) is { } path)
+        {
+            var text = JsonInput.ReadText(path, "--config", stdin);
+            config = JsonInput.Parse<SandboxConfig>(text, path == "-" ? "stdin" : path);
+            var given = JsonInput.FieldsGiven(text);
+            config = config with
+            {
+                HypervisorType = given.Contains("hypervisorType") ? config.HypervisorType : string.Empty,
+                AgentType = given.Contains("agentType") ? config.AgentType : string.Empty,
+                NetworkConfig = given.Contains("networkConfig.interworkingModel") ? config.NetworkConfig : config.NetworkConfig with { InterworkingModel = string.Empty },
+            };
+        }
         if (parse.GetValue(options.Id) is { } id)
         {
             config = config.Id.Length == 0 || config.Id == id

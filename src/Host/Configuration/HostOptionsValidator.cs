@@ -1,4 +1,5 @@
 using System.Net;
+using KataWorkflows.Activities.Agents.Kata;
 using KataWorkflows.Activities.Faults;
 using Microsoft.Extensions.Configuration;
 
@@ -89,6 +90,13 @@ internal static class HostOptionsValidator
             }
         }
 
+        ValidateSandboxes(o.Sandboxes, Error);
+        foreach (var failure in new KataAgentOptionsValidator().Validate(null, o.KataAgent).Failures ?? [])
+        {
+            // The driver's validator names the key from its own section ("KataAgent:SharedDirectory ...").
+            errors.Add(Prefix + failure);
+        }
+
         ValidateListen(o.Listen, Error);
 
         if (o.Limits.MaxRequestBytes is < 1024 or > 64 * 1024 * 1024)
@@ -133,6 +141,59 @@ internal static class HostOptionsValidator
             {
                 FindUnknownKeys(child, property.PropertyType, errors);
             }
+        }
+    }
+
+    /// <summary>The driver types the host registers, by role: a default must name one of them.</summary>
+    internal static readonly IReadOnlyList<string> Hypervisors = ["qemu", "mock"];
+
+    /// <inheritdoc cref="Hypervisors"/>
+    internal static readonly IReadOnlyList<string> Agents = ["kata", "noop"];
+
+    /// <inheritdoc cref="Hypervisors"/>
+    internal static readonly IReadOnlyList<string> Networks = ["tcfilter", "none"];
+
+    private static void ValidateSandboxes(SandboxesSection sandboxes, Action<string, string> error)
+    {
+        OneOf(sandboxes.DefaultHypervisor, Hypervisors, "Sandboxes:DefaultHypervisor", error);
+        OneOf(sandboxes.DefaultAgent, Agents, "Sandboxes:DefaultAgent", error);
+        OneOf(sandboxes.DefaultNetwork, Networks, "Sandboxes:DefaultNetwork", error);
+        if (sandboxes.DefaultMemoryMiB is < 64 or > 1024 * 1024)
+        {
+            error("Sandboxes:DefaultMemoryMiB", $"must be between 64 and {1024 * 1024}, got {sandboxes.DefaultMemoryMiB}");
+        }
+
+        if (sandboxes.GuestImageDirectory is not { Length: > 0 } image)
+        {
+            return;
+        }
+
+        if (!Path.IsPathFullyQualified(image))
+        {
+            error("Sandboxes:GuestImageDirectory", $"must be an absolute path, got '{image}'");
+            return;
+        }
+
+        if (!Directory.Exists(image))
+        {
+            error("Sandboxes:GuestImageDirectory", $"'{image}' does not exist (build it with guest/build.sh '{image}')");
+            return;
+        }
+
+        foreach (var file in new[] { SandboxesSection.KernelFile, SandboxesSection.InitrdFile })
+        {
+            if (!File.Exists(Path.Combine(image, file)))
+            {
+                error("Sandboxes:GuestImageDirectory", $"'{image}' has no {file} (is it guest/build.sh's output?)");
+            }
+        }
+    }
+
+    private static void OneOf(string? value, IReadOnlyList<string> allowed, string key, Action<string, string> error)
+    {
+        if (value is null || !allowed.Contains(value, StringComparer.Ordinal))
+        {
+            error(key, $"must be one of {string.Join(", ", allowed)}, got '{value}'");
         }
     }
 

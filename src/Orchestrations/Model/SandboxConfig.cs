@@ -14,6 +14,18 @@ public sealed record NetworkConfig
 
     /// <summary>How the VM's NIC is connected: <c>tcfilter</c> (default), <c>macvtap</c> or <c>none</c>.</summary>
     public string InterworkingModel { get; init; } = "tcfilter";
+
+    /// <summary>
+    /// The address of the sandbox's endpoint with its prefix length (e.g. <c>10.88.0.2/24</c>), the part a CNI plugin
+    /// plays for Kata; empty takes a subnet from the host's address pool (<c>tcfilter</c>).
+    /// </summary>
+    public string? IpAddress { get; init; }
+
+    /// <summary>
+    /// The host end's address and the guest's default gateway, in the subnet of <see cref="IpAddress"/>; empty takes the
+    /// subnet's first address that is not <see cref="IpAddress"/>. Only with <see cref="IpAddress"/>.
+    /// </summary>
+    public string? Gateway { get; init; }
 }
 
 /// <summary>A container to create (Kata's <c>ContainerConfig</c>).</summary>
@@ -173,6 +185,8 @@ public sealed record SandboxConfig
                 "sandboxConfig.networkConfig.interworkingModel",
                 $"sandboxConfig.networkConfig.interworkingModel must be tcfilter, macvtap or none, got '{NetworkConfig.InterworkingModel}'");
         }
+
+        NetworkAddresses.Validate(NetworkConfig.IpAddress, NetworkConfig.Gateway, "sandboxConfig.networkConfig");
 
         if (ShmSize < 0)
         {

@@ -108,6 +108,12 @@ public sealed record NetworkState
 
     /// <summary>The endpoints (interfaces) in the namespace.</summary>
     public IReadOnlyList<InterfaceRecord> Endpoints { get; init; } = [];
+
+    /// <summary>
+    /// The routes the namespace has through its endpoints, which the guest should get (Kata scans them from the
+    /// namespace and sends them with <c>UpdateRoutes</c>); empty when the driver sets none.
+    /// </summary>
+    public IReadOnlyList<RouteRecord> Routes { get; init; } = [];
 }
 
 /// <summary>A network interface of the sandbox (Kata's <c>vcTypes.Interface</c>).</summary>

@@ -113,7 +113,8 @@ internal static class SandboxCommands
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeat)" };
         var cwd = new Option<string>("--cwd") { Description = "Working directory", DefaultValueFactory = _ => "/" };
         var user = new Option<string?>("--user", "-u") { Description = "User to run as" };
-        command.Subcommands.Add(ContainerCall(app, "exec", "Run a process in a container (EnterContainer)", SandboxOrchestrations.EnterContainer, (c, a, o) => c.EnterContainerAsync(a, o), [env, cwd, user],
+        var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the process to exit; print its exit status, stdout and stderr (64 KiB of each at most)" };
+        command.Subcommands.Add(ContainerCall(app, "exec", "Run a process in a container (EnterContainer)", SandboxOrchestrations.EnterContainer, (c, a, o) => c.EnterContainerAsync(a, o), [env, cwd, user, wait],
             (inv, r) =>
             {
                 var envs = inv.Parse.GetValue(env) ?? [];
@@ -122,7 +123,7 @@ internal static class SandboxCommands
                     throw CliException.Usage($"--env must be NAME=VALUE, got '{e}'");
                 }
 
-                return r with { Cmd = new Cmd { Args = inv.Parse.GetRequiredValue(cmd), Envs = envs, WorkDir = inv.Parse.GetValue(cwd)!, User = inv.Parse.GetValue(user) } };
+                return r with { Cmd = new Cmd { Args = inv.Parse.GetRequiredValue(cmd), Envs = envs, WorkDir = inv.Parse.GetValue(cwd)!, User = inv.Parse.GetValue(user), Wait = inv.Parse.GetValue(wait) } };
             }, cmd));
 
         var resourcesConfig = ConfigOption("ContainerResources JSON file ('-' for stdin)");

@@ -65,7 +65,7 @@ public sealed class CrashMatrixTests
     /// One row: the call, killed before and after each of <paramref name="steps"/> (the steps the call takes, or the undo
     /// steps it ends with when <paramref name="failure"/>, given to the first host, sends it into compensation).
     /// </summary>
-    private static async Task RunRowAsync(string name, string call, IReadOnlyList<string> steps, string? failure, bool compensated)
+    private static async Task RunRowAsync(string name, string call, string[] steps, string? failure, bool compensated)
     {
         RealParts.Require();
         await using var site = new RealSite(name);
@@ -135,7 +135,7 @@ public sealed class CrashMatrixTests
             Assert.Empty(StoreReader.OpenTasks(history));
             Assert.False(locked, "the sandbox is still locked after the run");
             var scheduled = StoreReader.Scheduled(history);
-            var tail = compensated ? scheduled.Skip(Math.Max(0, scheduled.Count - steps.Count)).ToList() : scheduled.ToList();
+            var tail = compensated ? scheduled.Skip(Math.Max(0, scheduled.Count - steps.Length)).ToList() : scheduled.ToList();
             Assert.True(tail.SequenceEqual(steps), $"the run scheduled [{string.Join(", ", scheduled)}]; the row is [{string.Join(", ", steps)}]");
             if (compensated)
             {

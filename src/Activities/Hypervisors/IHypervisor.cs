@@ -33,4 +33,19 @@ public interface IHypervisor
     /// returns it again.
     /// </summary>
     Task<DeviceRecord> AddDeviceAsync(string sandboxId, DeviceRecord device, int blockIndex, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Hot-plugs the VM's NIC for a network endpoint (Kata's <c>hotplugAddDevice</c> of a network endpoint: QMP
+    /// <c>netdev_add</c> on the endpoint's tap, then <c>device_add</c> with its MAC) and returns the interface as
+    /// plugged (with the guest PCI address when the driver knows it). An interface that is already plugged is
+    /// returned again.
+    /// </summary>
+    /// <exception cref="InvalidSandboxArgumentException">The interface's tap or MAC cannot be used.</exception>
+    Task<InterfaceRecord> AddInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Unplugs the VM's NIC of an interface (QMP <c>device_del</c>, then <c>netdev_del</c>). An interface that is
+    /// not plugged, or a VM that is gone, is not an error.
+    /// </summary>
+    Task RemoveInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken);
 }

@@ -5,8 +5,9 @@ using KataWorkflows.Orchestrations.Model;
 namespace KataWorkflows.Activities.Sandboxes;
 
 /// <summary>
-/// <see cref="SandboxActivities.AddInterface"/>: creates the endpoint with the network driver, then configures it in
-/// the guest; returns the interface as the guest has it. When any of it fails, the endpoint is removed again.
+/// <see cref="SandboxActivities.AddInterface"/>, in Kata's order: creates the endpoint with the network driver,
+/// hot-plugs its NIC into the VM with the hypervisor, then configures it in the guest; returns the interface as the
+/// guest has it. When any of it fails, the NIC is unplugged and the endpoint removed again.
 /// </summary>
 public sealed class AddInterfaceActivity(SandboxActivityServices services) : SandboxActivity<InterfaceRequest, InterfaceRecord>(services)
 {
@@ -17,16 +18,26 @@ public sealed class AddInterfaceActivity(SandboxActivityServices services) : San
         ArgumentNullException.ThrowIfNull(input);
         var id = input.Target.SandboxId;
         var network = Drivers.GetNetwork(input.Target.InterworkingModel);
+        var hypervisor = Drivers.GetHypervisor(input.Target.HypervisorType);
         var agent = Drivers.GetAgent(input.Target.AgentType);
         InterfaceRecord? endpoint = null;
+        InterfaceRecord? plugged = null;
         try
         {
             endpoint = await CallAsync(context, id, ct => network.AddInterfaceAsync(id, input.Network, input.Interface, ct)).ConfigureAwait(false);
-            return await CallAsync(context, id, ct => agent.UpdateInterfaceAsync(id, endpoint, ct)).ConfigureAwait(false);
+            plugged = await CallAsync(context, id, ct => hypervisor.AddInterfaceAsync(id, input.Vm, endpoint, ct)).ConfigureAwait(false);
+            return await CallAsync(context, id, ct => agent.UpdateInterfaceAsync(id, plugged, ct)).ConfigureAwait(false);
         }
         catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
         {
-            // Removing an endpoint that is not there is a no-op, so the undo is safe whatever got done.
+            // Unplugging a NIC or removing an endpoint that is not there is a no-op, so the undo is safe whatever got
+            // done; a hot-plug that failed half-way is unplugged by the endpoint's MAC.
+            if (endpoint is not null)
+            {
+                var unplug = plugged ?? endpoint;
+                await UndoAsync(context, id, "hypervisor.removeInterface", ex, ct => hypervisor.RemoveInterfaceAsync(id, input.Vm, unplug, ct)).ConfigureAwait(false);
+            }
+
             var undo = endpoint ?? input.Interface;
             await UndoAsync(context, id, "network.removeInterface", ex, ct => network.RemoveInterfaceAsync(id, input.Network, undo, ct)).ConfigureAwait(false);
             throw;

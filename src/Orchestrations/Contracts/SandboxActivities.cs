@@ -152,7 +152,8 @@ public sealed record ProcessInfo(string Token, int Pid, DateTime StartTime)
 /// <param name="Target">The sandbox.</param>
 /// <param name="Network">The sandbox's network.</param>
 /// <param name="Interface">The interface to add or remove.</param>
-public sealed record InterfaceRequest(SandboxTarget Target, NetworkState? Network, InterfaceRecord Interface);
+/// <param name="Vm">The sandbox's VM, which the hypervisor hot-plugs the interface's NIC into (null in histories recorded before it was sent).</param>
+public sealed record InterfaceRequest(SandboxTarget Target, NetworkState? Network, InterfaceRecord Interface, VmState? Vm = null);
 
 /// <summary>Input of the routes activity.</summary>
 /// <param name="Target">The sandbox.</param>

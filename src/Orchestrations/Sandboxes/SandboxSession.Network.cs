@@ -23,7 +23,7 @@ internal sealed partial class SandboxSession
             throw new SandboxAlreadyExistsException($"An interface named {iface.Name} already exists");
         }
 
-        var added = await StepAsync<InterfaceRecord>(SandboxActivities.AddInterface, new InterfaceRequest(Target, record.Network, iface));
+        var added = await StepAsync<InterfaceRecord>(SandboxActivities.AddInterface, new InterfaceRequest(Target, record.Network, iface, record.Vm));
         var network = record.Network ?? new NetworkState();
         Update(record with { Network = network with { Endpoints = [.. network.Endpoints, added] } });
         await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);
@@ -45,7 +45,7 @@ internal sealed partial class SandboxSession
             return Result() with { Note = $"No interface with MAC {requested.HwAddr}: nothing removed" };
         }
 
-        await StepAsync<bool>(SandboxActivities.RemoveInterface, new InterfaceRequest(Target, record.Network, existing));
+        await StepAsync<bool>(SandboxActivities.RemoveInterface, new InterfaceRequest(Target, record.Network, existing, record.Vm));
         Update(record with { Network = record.Network! with { Endpoints = record.Network.Endpoints.Where(e => e != existing).ToList() } });
         await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);
         return Result() with { Interface = existing };

@@ -84,5 +84,11 @@ public sealed class DriverRegistryTests
 
         public Task<DeviceRecord> AddDeviceAsync(string sandboxId, DeviceRecord device, int blockIndex, CancellationToken cancellationToken) =>
             _inner.AddDeviceAsync(sandboxId, device, blockIndex, cancellationToken);
+
+        public Task<InterfaceRecord> AddInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken) =>
+            _inner.AddInterfaceAsync(sandboxId, vm, iface, cancellationToken);
+
+        public Task RemoveInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken) =>
+            _inner.RemoveInterfaceAsync(sandboxId, vm, iface, cancellationToken);
     }
 }

@@ -195,6 +195,22 @@ public sealed class SandboxActivitiesTests
     }
 
     [Fact]
+    public async Task AddInterface_plugs_the_NIC_into_the_running_VM_and_RemoveInterface_unplugs_it()
+    {
+        using var services = TestServices.Create();
+        var target = TestSandboxes.Target("sb1");
+        var vm = await services.RunAsync<VmState>(SandboxActivities.StartVm, TestSandboxes.Vm("sb1"), Ct);
+
+        var added = await services.RunAsync<InterfaceRecord>(SandboxActivities.AddInterface, new InterfaceRequest(target, null, new InterfaceRecord { Name = "eth1" }, vm), Ct);
+        Assert.Equal([added], services.Hypervisor.InterfacesOf("sb1"));
+        Assert.Equal([added], await services.Agent.ListInterfacesAsync("sb1", Ct));
+
+        Assert.True(await services.RunAsync<bool>(SandboxActivities.RemoveInterface, new InterfaceRequest(target, null, added, vm), Ct));
+        Assert.Empty(services.Hypervisor.InterfacesOf("sb1"));
+        Assert.Empty(services.Network.InterfacesOf("sb1"));
+    }
+
+    [Fact]
     public async Task Vm_pause_and_resume_reach_the_hypervisor()
     {
         using var services = TestServices.Create();

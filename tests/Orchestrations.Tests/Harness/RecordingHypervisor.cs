@@ -65,4 +65,20 @@ public sealed class RecordingHypervisor(MockHypervisor inner, DriverCalls calls)
         calls.Add($"hypervisor.addDevice {sandboxId} {device.Id} index={blockIndex}");
         return inner.AddDeviceAsync(sandboxId, device, blockIndex, cancellationToken);
     }
+
+    /// <inheritdoc />
+    public Task<InterfaceRecord> AddInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(iface);
+        calls.Add($"hypervisor.addInterface {sandboxId} {iface.HwAddr}");
+        return inner.AddInterfaceAsync(sandboxId, vm, iface, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task RemoveInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(iface);
+        calls.Add($"hypervisor.removeInterface {sandboxId} {iface.HwAddr}");
+        return inner.RemoveInterfaceAsync(sandboxId, vm, iface, cancellationToken);
+    }
 }

@@ -75,6 +75,27 @@ public sealed class NetworkAndDeviceTests
         Assert.Equal([mac], h.Network.InterfacesOf("sb1").Select(i => i.HwAddr));
         Assert.Equal([("eth1", 1400)], (await h.Agent.ListInterfacesAsync("sb1", h.Token)).Select(i => (i.Name, i.Mtu)));
         Assert.Equal($"agent.updateInterface sb1 eth1 {mac}", h.Calls.Of("sb1", "agent.updateInterface")[^1]);
+        Assert.Equal([mac], h.Hypervisor.InterfacesOf("sb1").Select(i => i.HwAddr));
+
+        // Kata's order: the endpoint, then the hypervisor's hot-plug, then the guest.
+        var calls = h.Calls.Of("sb1").ToList();
+        Assert.True(calls.IndexOf($"hypervisor.addInterface sb1 {mac}") < calls.LastIndexOf($"agent.updateInterface sb1 eth1 {mac}"), string.Join("\n", calls));
+    }
+
+    [Fact]
+    public async Task AddInterface_whose_guest_step_fails_unplugs_the_NIC_and_removes_the_endpoint()
+    {
+        await using var h = await RunningAsync();
+        h.Calls.Fail("agent.updateInterface", 1);
+
+        var ex = await h.CallFailsAsync(Ops.AddInterface, TestSandboxes.Sandbox("sb1") with { Interface = Eth1 });
+
+        var mac = NoneNetwork.LocalMac("sb1", "eth1");
+        Assert.Contains("armed driver failure", ex.Message, StringComparison.Ordinal);
+        Assert.Equal([$"hypervisor.addInterface sb1 {mac}", $"hypervisor.removeInterface sb1 {mac}"], h.Calls.Of("sb1", "hypervisor.").Where(c => c.Contains("Interface", StringComparison.Ordinal)));
+        Assert.Empty(h.Hypervisor.InterfacesOf("sb1"));
+        Assert.Empty(h.Network.InterfacesOf("sb1"));
+        Assert.Empty((await h.RequireRecordAsync("sb1")).Network?.Endpoints ?? []);
     }
 
     [Fact]
@@ -113,6 +134,8 @@ public sealed class NetworkAndDeviceTests
         Assert.Null(removed.Note);
         Assert.Empty((await h.RequireRecordAsync("sb1")).Network!.Endpoints);
         Assert.Empty(h.Network.InterfacesOf("sb1"));
+        Assert.Empty(h.Hypervisor.InterfacesOf("sb1"));
+        Assert.Equal([$"hypervisor.removeInterface sb1 {added.HwAddr}"], h.Calls.Of("sb1", "hypervisor.removeInterface"));
     }
 
     [Fact]

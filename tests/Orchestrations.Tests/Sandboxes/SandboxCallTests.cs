@@ -450,5 +450,11 @@ public sealed class SandboxCallTests
 
         public Task<DeviceRecord> AddDeviceAsync(string sandboxId, DeviceRecord device, int blockIndex, CancellationToken cancellationToken) =>
             inner.AddDeviceAsync(sandboxId, device, blockIndex, cancellationToken);
+
+        public Task<InterfaceRecord> AddInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken) =>
+            inner.AddInterfaceAsync(sandboxId, vm, iface, cancellationToken);
+
+        public Task RemoveInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken) =>
+            inner.RemoveInterfaceAsync(sandboxId, vm, iface, cancellationToken);
     }
 }

@@ -6,11 +6,12 @@ namespace KataWorkflows.Activities.Hypervisors.Mock;
 
 /// <summary>
 /// Kata's <c>mockHypervisor</c> (HypervisorType <c>mock</c>): starting validates the hypervisor configuration as
-/// Kata's <c>createSandbox</c> does; start, stop, pause, resume, check and device attach then succeed, with pid 0.
-/// It keeps a thread-safe registry of the VMs it "runs", so tests can assert that nothing was left behind: in memory by
-/// default, or, with <see cref="MockDriverOptions.StateDirectory"/>, also one file per VM under
-/// <c>&lt;dir&gt;/mock-hypervisor</c>, which a new process over the same directory reads back (a real VM outlives the
-/// host process that started it).
+/// Kata's <c>createSandbox</c> does; start, stop, pause, resume, check, device attach and interface hot-plug then
+/// succeed, with pid 0. It keeps a thread-safe registry of the VMs it "runs" and of the interfaces plugged into them,
+/// so tests can assert that nothing was left behind: in memory by default, or, with
+/// <see cref="MockDriverOptions.StateDirectory"/>, also one file per VM under <c>&lt;dir&gt;/mock-hypervisor</c> and
+/// one per VM with plugged interfaces under <c>&lt;dir&gt;/mock-hypervisor-interfaces</c>, which a new process over the
+/// same directory reads back (a real VM outlives the host process that started it).
 /// </summary>
 public sealed class MockHypervisor : IHypervisor
 {
@@ -20,9 +21,14 @@ public sealed class MockHypervisor : IHypervisor
     /// <summary>The sub-directory of <see cref="MockDriverOptions.StateDirectory"/> that holds the VMs.</summary>
     public const string StateSubdirectory = "mock-hypervisor";
 
+    /// <summary>The sub-directory of <see cref="MockDriverOptions.StateDirectory"/> that holds the plugged interfaces.</summary>
+    public const string InterfacesSubdirectory = "mock-hypervisor-interfaces";
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, VmState> _running = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<InterfaceRecord>> _interfaces = new(StringComparer.Ordinal);
     private readonly DriverStateFiles<VmState>? _files;
+    private readonly DriverStateFiles<List<InterfaceRecord>>? _interfaceFiles;
 
     /// <summary>Creates a mock whose VMs live in memory only.</summary>
     public MockHypervisor()
@@ -40,6 +46,12 @@ public sealed class MockHypervisor : IHypervisor
             foreach (var (sandboxId, vm) in _files.ReadAll())
             {
                 _running[sandboxId] = vm;
+            }
+
+            _interfaceFiles = new DriverStateFiles<List<InterfaceRecord>>(Path.Combine(directory, InterfacesSubdirectory));
+            foreach (var (sandboxId, interfaces) in _interfaceFiles.ReadAll())
+            {
+                _interfaces[sandboxId] = interfaces;
             }
         }
     }
@@ -72,6 +84,15 @@ public sealed class MockHypervisor : IHypervisor
         return false;
     }
 
+    /// <summary>The interfaces plugged into a sandbox's VM, in the order they were plugged.</summary>
+    public IReadOnlyList<InterfaceRecord> InterfacesOf(string sandboxId)
+    {
+        lock (_gate)
+        {
+            return _interfaces.TryGetValue(sandboxId, out var list) ? list.ToList() : [];
+        }
+    }
+
     /// <inheritdoc />
     public Task<VmState> StartVmAsync(string sandboxId, SandboxConfig config, NetworkState? network, CancellationToken cancellationToken)
     {
@@ -101,6 +122,8 @@ public sealed class MockHypervisor : IHypervisor
         {
             _files?.Delete(sandboxId);
             _running.Remove(sandboxId);
+            _interfaceFiles?.Delete(sandboxId);
+            _interfaces.Remove(sandboxId);
         }
 
         return Task.CompletedTask;
@@ -126,6 +149,68 @@ public sealed class MockHypervisor : IHypervisor
         cancellationToken.ThrowIfCancellationRequested();
         return Task.FromResult(device);
     }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Recorded only for a VM the mock runs (matched by MAC, or by name when there is none); for any other sandbox it
+    /// succeeds and records nothing, as Kata's mock returns nil for every hot-plug.
+    /// </remarks>
+    public Task<InterfaceRecord> AddInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sandboxId);
+        ArgumentNullException.ThrowIfNull(iface);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (!_running.ContainsKey(sandboxId))
+            {
+                return Task.FromResult(iface);
+            }
+
+            var list = _interfaces.TryGetValue(sandboxId, out var found) ? found.ToList() : [];
+            if (list.FirstOrDefault(i => SameInterface(i, iface)) is { } plugged)
+            {
+                return Task.FromResult(plugged);
+            }
+
+            list.Add(iface);
+            _interfaceFiles?.Write(sandboxId, list);
+            _interfaces[sandboxId] = list;
+            return Task.FromResult(iface);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task RemoveInterfaceAsync(string sandboxId, VmState? vm, InterfaceRecord iface, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sandboxId);
+        ArgumentNullException.ThrowIfNull(iface);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (_interfaces.TryGetValue(sandboxId, out var found) && found.Any(i => SameInterface(i, iface)))
+            {
+                var list = found.Where(i => !SameInterface(i, iface)).ToList();
+                if (list.Count == 0)
+                {
+                    _interfaceFiles?.Delete(sandboxId);
+                    _interfaces.Remove(sandboxId);
+                }
+                else
+                {
+                    _interfaceFiles?.Write(sandboxId, list);
+                    _interfaces[sandboxId] = list;
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static bool SameInterface(InterfaceRecord a, InterfaceRecord b) =>
+        a.HwAddr.Length > 0 || b.HwAddr.Length > 0
+            ? string.Equals(a.HwAddr, b.HwAddr, StringComparison.OrdinalIgnoreCase)
+            : string.Equals(a.Name, b.Name, StringComparison.Ordinal);
 
     private Task SetPaused(string sandboxId, bool paused, CancellationToken cancellationToken)
     {

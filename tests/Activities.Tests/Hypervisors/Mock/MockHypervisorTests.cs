@@ -83,4 +83,50 @@ public sealed class MockHypervisorTests
 
         Assert.Equal(device, await hypervisor.AddDeviceAsync("sb1", device, 0, Ct));
     }
+
+    [Fact]
+    public async Task Interfaces_are_recorded_for_a_running_vm_once_each_and_forgotten_when_removed_or_stopped()
+    {
+        var hypervisor = new MockHypervisor();
+        var vm = await hypervisor.StartVmAsync("sb1", TestSandboxes.Config("sb1"), null, Ct);
+        var eth1 = new InterfaceRecord { Name = "eth1", HwAddr = "02:00:00:00:00:01", TapDevice = "tap1_kata" };
+        var eth2 = new InterfaceRecord { Name = "eth2", HwAddr = "02:00:00:00:00:02" };
+
+        Assert.Equal(eth1, await hypervisor.AddInterfaceAsync("sb1", vm, eth1, Ct));
+        Assert.Equal(eth1, await hypervisor.AddInterfaceAsync("sb1", vm, eth1 with { Name = "renamed" }, Ct));
+        await hypervisor.AddInterfaceAsync("sb1", vm, eth2, Ct);
+        await hypervisor.AddInterfaceAsync("not-running", null, eth1, Ct);
+        Assert.Equal([eth1, eth2], hypervisor.InterfacesOf("sb1"));
+        Assert.Empty(hypervisor.InterfacesOf("not-running"));
+
+        await hypervisor.RemoveInterfaceAsync("sb1", vm, new InterfaceRecord { HwAddr = "02:00:00:00:00:01".ToUpperInvariant() }, Ct);
+        await hypervisor.RemoveInterfaceAsync("sb1", vm, eth1, Ct);
+        Assert.Equal([eth2], hypervisor.InterfacesOf("sb1"));
+
+        await hypervisor.StopVmAsync("sb1", vm, Ct);
+        Assert.Empty(hypervisor.InterfacesOf("sb1"));
+    }
+
+    [Fact]
+    public async Task Interfaces_survive_a_new_process_over_the_same_state_directory()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "kwf-mock-nics-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = Microsoft.Extensions.Options.Options.Create(new KataWorkflows.Activities.Drivers.MockDriverOptions { StateDirectory = directory });
+            var first = new MockHypervisor(options);
+            var vm = await first.StartVmAsync("sb1", TestSandboxes.Config("sb1"), null, Ct);
+            var eth1 = new InterfaceRecord { Name = "eth1", HwAddr = "02:00:00:00:00:01" };
+            await first.AddInterfaceAsync("sb1", vm, eth1, Ct);
+
+            var second = new MockHypervisor(options);
+            Assert.Equal([(eth1.Name, eth1.HwAddr)], second.InterfacesOf("sb1").Select(i => (i.Name, i.HwAddr)));
+            await second.StopVmAsync("sb1", vm, Ct);
+            Assert.Empty(new MockHypervisor(options).InterfacesOf("sb1"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

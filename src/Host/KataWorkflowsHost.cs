@@ -1,6 +1,8 @@
 using Grpc.AspNetCore.Server.Model;
 using KataWorkflows.Activities;
 using KataWorkflows.Activities.Agents.Kata;
+using KataWorkflows.Activities.Hypervisors.Qemu;
+using KataWorkflows.Activities.Networks.TcFilter;
 using KataWorkflows.Engine;
 using KataWorkflows.Host.Configuration;
 using KataWorkflows.Host.Listeners;
@@ -74,15 +76,19 @@ internal static class KataWorkflowsHost
             faults => faults.Spec = options.Faults.Spec,
             mock => mock.StateDirectory = mockState);
 
-        // The real drivers next to the mock ones; a sandbox's config picks them by name (qemu, kata, tcfilter).
-        builder.Services.AddKataAgent(agent =>
+        // The real drivers next to the mock ones; a sandbox's config picks them by name (qemu, kata, tcfilter). Their
+        // options were bound and checked with the rest of the configuration; the drivers get copies.
+        builder.Services.AddKataAgent(agent => CopyOptions(options.KataAgent, agent));
+        builder.Services.AddQemuHypervisor(qemu =>
         {
-            agent.SharedDirectory = options.KataAgent.SharedDirectory;
-            agent.DialTimeout = options.KataAgent.DialTimeout;
-            agent.CheckTimeout = options.KataAgent.CheckTimeout;
-            agent.RequestTimeout = options.KataAgent.RequestTimeout;
-            agent.BindMountRootfs = options.KataAgent.BindMountRootfs;
+            CopyOptions(options.Qemu, qemu);
+            if (options.Sandboxes.GuestImageDirectory is { Length: > 0 } image && options.Qemu.GuestImageDirectory == QemuHypervisorOptions.DefaultGuestImageDirectory())
+            {
+                // One guest image for the host: the directory the configs get their kernel from is the driver's too.
+                qemu.GuestImageDirectory = image;
+            }
         });
+        builder.Services.AddTcFilterNetwork(network => CopyOptions(options.Network, network));
         builder.Services.AddDurableTaskEngine(engine =>
         {
             if (options.Store.Kind == StoreKind.Sqlite)
@@ -154,6 +160,16 @@ internal static class KataWorkflowsHost
         app.Lifetime.ApplicationStopping.Register(() => notifier.Notify("STOPPING=1"));
         app.Lifetime.ApplicationStopped.Register(unixSocket.OnStopped);
         return app;
+    }
+
+    // The options classes are plain settable properties (bound from configuration): a copy is a property-by-property set.
+    private static void CopyOptions<T>(T from, T to)
+        where T : class
+    {
+        foreach (var property in typeof(T).GetProperties().Where(p => p.CanRead && p.CanWrite))
+        {
+            property.SetValue(to, property.GetValue(from));
+        }
     }
 
     private static void ConfigureLogging(WebApplicationBuilder builder, LoggingSection logging)

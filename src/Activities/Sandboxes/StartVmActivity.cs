@@ -28,6 +28,12 @@ public sealed class StartVmActivity(SandboxActivityServices services) : SandboxA
                 await CallAsync(context, id, ct => agent.UpdateInterfaceAsync(id, endpoint, ct)).ConfigureAwait(false);
             }
 
+            // Kata's startSandbox sends the endpoints' routes after their interfaces (the guest's default route among them).
+            if (input.Network?.Routes is { Count: > 0 } routes)
+            {
+                await CallAsync(context, id, ct => agent.UpdateRoutesAsync(id, routes, ct)).ConfigureAwait(false);
+            }
+
             await CallAsync(context, id, async ct =>
             {
                 await agent.CreateSandboxAsync(id, input.Config, ct).ConfigureAwait(false);

@@ -1,4 +1,6 @@
 using KataWorkflows.Activities.Agents.Kata;
+using KataWorkflows.Activities.Hypervisors.Qemu;
+using KataWorkflows.Activities.Networks.TcFilter;
 using KataWorkflows.Storage.Sqlite;
 using Serilog.Events;
 
@@ -33,6 +35,12 @@ internal sealed class KataWorkflowsOptions
 
     /// <summary>The Kata agent driver (agentType <c>kata</c>).</summary>
     public KataAgentOptions KataAgent { get; set; } = new();
+
+    /// <summary>The QEMU hypervisor driver (hypervisorType <c>qemu</c>).</summary>
+    public QemuHypervisorOptions Qemu { get; set; } = new();
+
+    /// <summary>The tcfilter network driver (interworkingModel <c>tcfilter</c>): its address pool and names.</summary>
+    public TcFilterNetworkOptions Network { get; set; } = new();
 
     /// <summary>Where the host listens.</summary>
     public ListenSection Listen { get; set; } = new();

@@ -1,6 +1,8 @@
 using System.Net;
 using KataWorkflows.Activities.Agents.Kata;
 using KataWorkflows.Activities.Faults;
+using KataWorkflows.Activities.Hypervisors.Qemu;
+using KataWorkflows.Activities.Networks.TcFilter;
 using Microsoft.Extensions.Configuration;
 
 namespace KataWorkflows.Host.Configuration;
@@ -91,10 +93,16 @@ internal static class HostOptionsValidator
         }
 
         ValidateSandboxes(o.Sandboxes, Error);
-        foreach (var failure in new KataAgentOptionsValidator().Validate(null, o.KataAgent).Failures ?? [])
+        // Each driver's validator names the key from its own section ("KataAgent:SharedDirectory ...").
+        var drivers = new[]
         {
-            // The driver's validator names the key from its own section ("KataAgent:SharedDirectory ...").
-            errors.Add(Prefix + failure);
+            new KataAgentOptionsValidator().Validate(null, o.KataAgent),
+            new QemuHypervisorOptionsValidator().Validate(null, o.Qemu),
+            new TcFilterNetworkOptionsValidator().Validate(null, o.Network),
+        };
+        foreach (var failure in drivers.SelectMany(r => r.Failures ?? []))
+        {
+            errors.Add(failure.StartsWith(Prefix, StringComparison.Ordinal) ? failure : Prefix + failure);
         }
 
         ValidateListen(o.Listen, Error);

@@ -9,6 +9,9 @@
 #   ./run.sh [kwf options]          the real sandbox
 #   ./run.sh --mock [kwf options]   the quick tour on the mock hypervisor and noop agent (nothing is booted)
 #
+# KATA_GUEST_DIR names the image directory (default ~/.cache/kata-workflows/guest); KATA_GUEST_NO_BUILD=1 uses the
+# image there as it is, without guest/build.sh; KWF_RUN_NO_BUILD=1 skips building the host and kwf.
+#
 # Everything temporary is removed on exit, also on failure or Ctrl+C (a VM or namespace left by a failed run too).
 # Extra arguments go to every kwf call (e.g. --json).
 set -euo pipefail
@@ -24,8 +27,8 @@ fi
 log() { printf '\n[run] %s\n' "$*" >&2; }
 
 log "building the host and kwf (Release)"
-dotnet build src/Host/Host.csproj -c Release -v quiet -nologo >&2
-dotnet build src/Cli/Cli.csproj -c Release -v quiet -nologo >&2
+[[ -n "${KWF_RUN_NO_BUILD:-}" ]] || dotnet build src/Host/Host.csproj -c Release -v quiet -nologo >&2
+[[ -n "${KWF_RUN_NO_BUILD:-}" ]] || dotnet build src/Cli/Cli.csproj -c Release -v quiet -nologo >&2
 host_dll="src/Host/bin/Release/net10.0/KataWorkflows.Host.dll"
 kwf_dll="src/Cli/bin/Release/net10.0/kwf.dll"
 
@@ -37,8 +40,13 @@ if [[ "$mode" == real ]]; then
     ((${#missing[@]} == 0)) || { log "missing: ${missing[*]} (apt-get install qemu-system-x86 iproute2 iputils-ping), or run ./run.sh --mock"; exit 1; }
     [[ "$(id -u)" == 0 ]] || { log "a real sandbox needs root (network namespaces, veth, tap, bind mounts); or run ./run.sh --mock"; exit 1; }
     guest="${KATA_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kata-workflows/guest}"
-    log "the guest image in $guest (guest/build.sh: a few minutes the first time, about a second when it is up to date)"
-    bash guest/build.sh "$guest" >&2
+    if [[ -n "${KATA_GUEST_NO_BUILD:-}" ]]; then
+        # An image built before (e.g. by CI), used as it is.
+        [[ -f "$guest/vmlinuz" && -f "$guest/initrd.gz" && -d "$guest/rootfs" ]] || { log "KATA_GUEST_NO_BUILD is set and $guest has no image"; exit 1; }
+    else
+        log "the guest image in $guest (guest/build.sh: a few minutes the first time, about a second when it is up to date)"
+        bash guest/build.sh "$guest" >&2
+    fi
 fi
 
 # A short directory: the agent and QMP sockets live under it, and a Unix socket path is at most 107 bytes.

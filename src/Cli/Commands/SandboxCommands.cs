@@ -315,6 +315,25 @@ internal static class SandboxCommands
         return route;
     }
 
+    /// <summary>
+    /// The config as the host will see it once it filled its defaults in (KataWorkflows:Sandboxes), for the local check
+    /// only: what is left empty is sent empty. The host checks the filled config again and names the field if its
+    /// defaults do not make it valid.
+    /// </summary>
+    private static SandboxConfig AsHostFillsIt(SandboxConfig config)
+    {
+        var hypervisor = config.HypervisorConfig;
+        return config with
+        {
+            NetworkConfig = config.NetworkConfig.InterworkingModel.Length == 0 ? config.NetworkConfig with { InterworkingModel = "none" } : config.NetworkConfig,
+            HypervisorConfig = hypervisor with
+            {
+                KernelPath = string.IsNullOrEmpty(hypervisor.KernelPath) ? "(the host's guest image)" : hypervisor.KernelPath,
+                InitrdPath = string.IsNullOrEmpty(hypervisor.ImagePath) && string.IsNullOrEmpty(hypervisor.InitrdPath) ? "(the host's guest image)" : hypervisor.InitrdPath,
+            },
+        };
+    }
+
     private static readonly SandboxConfig NoDriverTypes = new() { HypervisorType = string.Empty, AgentType = string.Empty, NetworkConfig = new NetworkConfig { InterworkingModel = string.Empty } };
 
     /// <summary>Builds the configuration of create/run from --config and the flags (flags win).</summary>
@@ -490,7 +509,7 @@ internal static class SandboxCommands
                 request = request with { StepTimeout = GlobalOptions.ParseDuration(text, "--step-timeout") };
             }
 
-            Validate(() => SandboxOrchestrations.ValidateRequest(operation, request));
+            Validate(() => SandboxOrchestrations.ValidateRequest(operation, request with { Config = request.Config is { } c ? AsHostFillsIt(c) : null }));
             if (inv.RequestId is { } requestId)
             {
                 Validate(() => Orchestrations.Client.SandboxClient.InstanceIdFor(operation, request.SandboxId, requestId));

@@ -9,7 +9,6 @@ namespace KataWorkflows.Activities.Hypervisors.Qemu;
 /// end uses at most the cap on disk. Output is read as fast as it comes, so the guest never waits on the host; while no
 /// host process reads the socket (between a host crash and its restart), QEMU drops the output. Files are 0600.
 /// </summary>
-[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class QemuConsoleLog : IAsyncDisposable
 {
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -160,7 +159,14 @@ internal sealed class QemuConsoleLog : IAsyncDisposable
         }
     }
 
-    private FileStream Open(bool append) => new(
+    private FileStream Open(bool append)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The QEMU console log is written on Linux only.");
+        }
+
+        return new(
         _run.ConsoleLog,
         new FileStreamOptions
         {
@@ -169,4 +175,5 @@ internal sealed class QemuConsoleLog : IAsyncDisposable
             Share = FileShare.Read | FileShare.Delete,
             UnixCreateMode = FileMode,
         });
+    }
 }

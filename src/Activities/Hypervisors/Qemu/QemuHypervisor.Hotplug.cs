@@ -95,6 +95,14 @@ public sealed partial class QemuHypervisor
             return iface with { PciAddr = plugged };
         }
 
+        // QEMU (root) would make a tap of that name if there were none, and the NIC would lead nowhere: the tap must
+        // already be in QEMU's network namespace, which /proc/<qemu>/net/dev lists.
+        var qemu = QemuProcesses.Find(RunDirectoryOf(sandboxId), vm?.Pid ?? 0);
+        if (qemu is { } running && !QemuProcesses.HasLink(running.Pid, tap))
+        {
+            throw new InvalidSandboxArgumentException("interface.tapDevice", $"interface.tapDevice: there is no network device '{tap}' in the network namespace of the VM of sandbox '{sandboxId}'");
+        }
+
         var port = pci.FreePort() ?? throw NoFreePort(sandboxId, iface.Name);
         await IgnoreMissingAsync(() => qmp.NetdevDelAsync(netdev, cancellationToken)).ConfigureAwait(false);
         await qmp.NetdevAddTapAsync(netdev, tap, cancellationToken).ConfigureAwait(false);

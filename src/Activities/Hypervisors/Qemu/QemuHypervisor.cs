@@ -16,7 +16,6 @@ namespace KataWorkflows.Activities.Hypervisors.Qemu;
 /// is exported as 9p <c>kataShared</c>. Every call is idempotent: a second start returns the VM the first one started
 /// (also from a new host process), a stop of a VM that is gone succeeds, a device or NIC already plugged is returned.
 /// </summary>
-[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed partial class QemuHypervisor : IHypervisor, IAsyncDisposable
 {
     /// <summary>The hypervisor type name.</summary>
@@ -150,6 +149,11 @@ public sealed partial class QemuHypervisor : IHypervisor, IAsyncDisposable
 
     private static void CreatePrivateDirectory(string path)
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The QEMU hypervisor driver runs on Linux only.");
+        }
+
         Directory.CreateDirectory(path, PrivateDirectory);
 
         // CreateDirectory leaves an existing directory's mode alone, and the umask applies to a new one.
@@ -158,6 +162,11 @@ public sealed partial class QemuHypervisor : IHypervisor, IAsyncDisposable
 
     private static void PrepareDirectories(LaunchPlan plan)
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The QEMU hypervisor driver runs on Linux only.");
+        }
+
         CreatePrivateDirectory(Path.GetDirectoryName(plan.Run.Path)!);
         if (Directory.Exists(plan.Run.Path))
         {
@@ -174,6 +183,11 @@ public sealed partial class QemuHypervisor : IHypervisor, IAsyncDisposable
 
     private static void MakePrivate(QemuRunDirectory run)
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The QEMU hypervisor driver runs on Linux only.");
+        }
+
         // QEMU makes its sockets and files with the process umask; the directory (0700) keeps everyone else out
         // until they are 0600.
         foreach (var path in (string[])[run.QmpSocket, run.ConsoleSocket, run.AgentSocket, run.PidFile])

@@ -1,4 +1,3 @@
-using System.Runtime.Versioning;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -14,7 +13,6 @@ public static class QemuHypervisorServiceCollectionExtensions
     /// <see cref="SandboxDriversServiceCollectionExtensions.AddSandboxDrivers"/>, together with the Kata agent driver
     /// (<c>AddKataAgent</c>), whose shared directory it exports to the guest.
     /// </summary>
-    [SupportedOSPlatform("linux")]
     public static IServiceCollection AddQemuHypervisor(this IServiceCollection services, Action<QemuHypervisorOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);

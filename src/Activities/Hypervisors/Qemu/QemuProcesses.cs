@@ -61,6 +61,21 @@ internal static class QemuProcesses
         }
     }
 
+    /// <summary>Whether a network device of that name is in a process's network namespace (<c>/proc/&lt;pid&gt;/net/dev</c>).</summary>
+    public static bool HasLink(int pid, string name)
+    {
+        try
+        {
+            return File.ReadLines($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/net/dev")
+                .Skip(2)
+                .Any(line => line.Split(':', 2)[0].Trim() == name);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The pid a pid file holds, or 0.</summary>
     public static int ReadPidFile(string path)
     {

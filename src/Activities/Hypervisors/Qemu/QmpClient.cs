@@ -37,6 +37,7 @@ public sealed class QmpClient : IAsyncDisposable
     private Task _reader = Task.CompletedTask;
     private Exception? _closed;
     private long _nextId;
+    private int _disposed;
 
     private QmpClient(Socket socket, string socketPath, int maxLineBytes, TimeSpan callTimeout)
     {
@@ -287,6 +288,11 @@ public sealed class QmpClient : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         Fail(new QmpProtocolException($"The QMP connection to {SocketPath} was closed by this host."));
         await _stop.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();

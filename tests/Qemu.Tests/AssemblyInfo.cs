@@ -1,0 +1,2 @@
+// QEMU, network namespaces and Unix file modes: these tests run on Linux only.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Text;
+using KataWorkflows.Activities.Hypervisors.Qemu;
+
+namespace KataWorkflows.Qemu.Tests;
+
+/// <summary>VMs of their own: a stop of a VM that is gone, and guests that never come up.</summary>
+public sealed class QemuLifecycleTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_VM_killed_behind_the_driver_s_back_fails_Check_and_stops_cleanly_without_its_VmState()
+    {
+        var reason = await QemuHost.RequireGuestAsync(Ct);
+        Assert.SkipWhen(reason is not null, reason ?? string.Empty);
+        var root = QemuHost.NewRoot();
+        try
+        {
+            await using var hypervisor = QemuHost.Hypervisor(root);
+            var vm = await hypervisor.StartVmAsync("qb", QemuHost.Config("qb"), null, Ct);
+            var run = hypervisor.RunDirectoryOf("qb");
+            Assert.Equal([vm.Pid], QemuHost.QemuProcessesOf(run.Path));
+
+            Process.GetProcessById(vm.Pid).Kill();
+            await QemuHost.EventuallyAsync(() => Task.FromResult(QemuHost.QemuProcessesOf(run.Path).Count == 0), TimeSpan.FromSeconds(10), "QEMU dying", Ct);
+            var check = await Assert.ThrowsAsync<QemuVmException>(() => hypervisor.CheckAsync("qb", vm, Ct));
+            Assert.Null(check.Status);
+            Assert.Contains("not running", check.Message, StringComparison.Ordinal);
+            Assert.True(File.Exists(run.PidFile));
+
+            await hypervisor.StopVmAsync("qb", null, Ct);
+            await hypervisor.StopVmAsync("qb", vm, Ct);
+
+            Assert.False(Directory.Exists(run.Path));
+            Assert.False(Directory.Exists(hypervisor.ShareOf("qb")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_stale_pid_file_naming_another_live_process_is_not_killed_by_a_stop()
+    {
+        var root = QemuHost.NewRoot();
+        using var bystander = Process.Start(new ProcessStartInfo("sleep", "300") { UseShellExecute = false })!;
+        try
+        {
+            await using var hypervisor = QemuHost.Hypervisor(root);
+            var run = hypervisor.RunDirectoryOf("qs");
+            Directory.CreateDirectory(run.Path);
+            await File.WriteAllTextAsync(run.PidFile, bystander.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct);
+
+            await hypervisor.StopVmAsync("qs", null, Ct);
+
+            Assert.False(bystander.HasExited);
+            Assert.False(Directory.Exists(run.Path));
+            await Assert.ThrowsAsync<QemuVmException>(() => hypervisor.PauseVmAsync("qs", null, Ct));
+        }
+        finally
+        {
+            bystander.Kill();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_kernel_that_is_not_a_kernel_fails_within_the_boot_timeout_and_leaves_nothing()
+    {
+        var reason = await QemuHost.RequireGuestAsync(Ct);
+        Assert.SkipWhen(reason is not null, reason ?? string.Empty);
+        var root = QemuHost.NewRoot();
+        try
+        {
+            var kernel = Path.Join(root, "garbage-vmlinuz");
+            await File.WriteAllBytesAsync(kernel, RandomBytes(2 * 1024 * 1024), Ct);
+            var timeout = TimeSpan.FromSeconds(8);
+            await using var hypervisor = QemuHost.Hypervisor(root, QemuHost.Options(o => { o.BootTimeout = timeout; o.Accelerator = QemuAccelerator.Tcg; }));
+            var started = Stopwatch.StartNew();
+
+            var ex = await Assert.ThrowsAsync<QemuBootException>(() => hypervisor.StartVmAsync("qg", QemuHost.Config("qg", kernel: kernel), null, Ct));
+
+            Assert.InRange(started.Elapsed, timeout, timeout + TimeSpan.FromSeconds(20));
+            Assert.Contains("boot timeout", ex.Message, StringComparison.Ordinal);
+            AssertNothingLeft(hypervisor, "qg");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_kernel_QEMU_refuses_fails_at_once_with_QEMU_s_message()
+    {
+        var reason = await QemuHost.RequireGuestAsync(Ct);
+        Assert.SkipWhen(reason is not null, reason ?? string.Empty);
+        var root = QemuHost.NewRoot();
+        try
+        {
+            var kernel = Path.Join(root, "tiny-vmlinuz");
+            await File.WriteAllTextAsync(kernel, "not a kernel\n", Ct);
+            await using var hypervisor = QemuHost.Hypervisor(root, QemuHost.Options(o => o.Accelerator = QemuAccelerator.Tcg));
+
+            var ex = await Assert.ThrowsAsync<QemuBootException>(() => hypervisor.StartVmAsync("qk", QemuHost.Config("qk", kernel: kernel), null, Ct));
+
+            Assert.Contains("invalid kernel header", ex.Message, StringComparison.Ordinal);
+            AssertNothingLeft(hypervisor, "qk");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task An_initramfs_whose_init_exits_fails_with_the_console_tail_and_leaves_nothing()
+    {
+        var reason = await QemuHost.RequireGuestAsync(Ct);
+        Assert.SkipWhen(reason is not null, reason ?? string.Empty);
+        var root = QemuHost.NewRoot();
+        try
+        {
+            var initrd = Path.Join(root, "exits.cpio");
+            var busybox = await File.ReadAllBytesAsync(Path.Join(QemuHost.ImageDirectory, "rootfs", "bin", "busybox"), Ct);
+            await File.WriteAllBytesAsync(initrd, Cpio.Newc(
+                ("bin", null, 0x41ed),
+                ("bin/busybox", busybox, 0x81ed),
+                ("init", Encoding.ASCII.GetBytes("#!/bin/busybox sh\n/bin/busybox echo kwf-test: this init exits now\nexit 3\n"), 0x81ed)), Ct);
+            await using var hypervisor = QemuHost.Hypervisor(root, QemuHost.Options(o => { o.BootTimeout = TimeSpan.FromSeconds(90); o.Accelerator = QemuAccelerator.Tcg; }));
+
+            var ex = await Assert.ThrowsAsync<QemuBootException>(() => hypervisor.StartVmAsync("qi", QemuHost.Config("qi", initrd: initrd), null, Ct));
+
+            Assert.Contains("exited while the guest booted", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("kwf-test: this init exits now", ex.ConsoleTail, StringComparison.Ordinal);
+            Assert.Contains("Attempted to kill init", ex.ConsoleTail, StringComparison.Ordinal);
+            Assert.Contains(ex.ConsoleTail, ex.Message, StringComparison.Ordinal);
+            AssertNothingLeft(hypervisor, "qi");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void AssertNothingLeft(QemuHypervisor hypervisor, string sandboxId)
+    {
+        var run = hypervisor.RunDirectoryOf(sandboxId);
+        Assert.Empty(QemuHost.QemuProcessesOf(run.Path));
+        Assert.False(Directory.Exists(run.Path), run.Path);
+        Assert.False(Directory.Exists(hypervisor.ShareOf(sandboxId)));
+    }
+
+    private static byte[] RandomBytes(int count)
+    {
+        var bytes = new byte[count];
+        new Random(16).NextBytes(bytes);
+        return bytes;
+    }
+}

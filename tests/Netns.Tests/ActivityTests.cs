@@ -1,0 +1,55 @@
+using KataWorkflows.Activities;
+using KataWorkflows.Activities.Networks.TcFilter;
+using KataWorkflows.Engine;
+using KataWorkflows.Orchestrations.Contracts;
+using KataWorkflows.Orchestrations.Model;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace KataWorkflows.Netns.Tests;
+
+/// <summary>The network activities over the tcfilter driver, registered as a host registers it.</summary>
+public sealed class ActivityTests : IAsyncLifetime
+{
+    private readonly NetnsHost _host = new();
+
+    private static CancellationToken Ct => NetnsHost.Ct;
+
+    public ValueTask InitializeAsync()
+    {
+        NetnsHost.Require();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
+
+    [Fact]
+    public async Task The_undo_of_a_timed_out_create_network_given_no_state_removes_what_the_step_made()
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddSandboxDrivers(s => s.RunRoot = _host.RunRoot);
+        services.AddTcFilterNetwork(o =>
+        {
+            o.AddressPool = _host.Options.AddressPool;
+            o.NetnsPrefix = _host.Options.NetnsPrefix;
+            o.HostDevicePrefix = _host.Options.HostDevicePrefix;
+        });
+        await using var provider = services.BuildServiceProvider(validateScopes: true);
+        var target = new SandboxTarget("sb1", "mock", "noop", "tcfilter");
+
+        // The step's result never reached the orchestration (it gave up on it), so its undo runs with no state.
+        var made = await RunAsync<NetworkState>(provider, SandboxActivities.CreateNetwork, new NetworkRequest(target, new NetworkConfig()));
+        Assert.Equal([_host.NetnsPrefix + "sb1"], _host.Namespaces());
+        Assert.True(await RunAsync<bool>(provider, SandboxActivities.RemoveNetwork, new NetworkRequest(target, new NetworkConfig(), State: null, Force: true)));
+
+        Assert.Equal("tap0_kata", made.Endpoints[0].TapDevice);
+        Assert.Empty(_host.Namespaces());
+        Assert.Empty(await _host.HostDevicesAsync());
+        Assert.Empty(await provider.GetRequiredService<TcFilterNetwork>().LeasesAsync(Ct));
+    }
+
+    private static async Task<T> RunAsync<T>(IServiceProvider provider, string activity, object input)
+    {
+        var instance = SandboxActivitiesRegistryExtensions.CreateActivity(provider, activity);
+        return (T)(await instance.RunAsync(new TaskActivityContext(activity, "test-instance", 1, Ct), input))!;
+    }
+}

@@ -23,6 +23,9 @@ internal static class QemuHost
 
     public static string ImageDirectory => QemuHypervisorOptions.DefaultGuestImageDirectory();
 
+    private static bool ImagePresent =>
+        File.Exists(Path.Join(ImageDirectory, "vmlinuz")) && File.Exists(Path.Join(ImageDirectory, "initrd.gz")) && Directory.Exists(Path.Join(ImageDirectory, "rootfs"));
+
     /// <summary>Why the real guest cannot be booted here, or null.</summary>
     public static string? Missing()
     {
@@ -43,7 +46,7 @@ internal static class QemuHost
         }
 
         var canBuild = BuildTools.All(OnPath);
-        if (!canBuild && !(File.Exists(Path.Join(ImageDirectory, "vmlinuz")) && File.Exists(Path.Join(ImageDirectory, "initrd.gz"))))
+        if (!canBuild && !ImagePresent)
         {
             missing.Add($"the guest image in {ImageDirectory} (and {string.Join(", ", BuildTools.Where(t => !OnPath(t)))} to build it)");
         }
@@ -67,7 +70,9 @@ internal static class QemuHost
         await ImageGate.WaitAsync(cancellationToken);
         try
         {
-            if (!_imageReady && BuildTools.All(OnPath))
+            // An image that is there is used as it is: it may have been built from another checkout's agent (the
+            // cache is shared), which the driver does not care about; guest/build.sh runs only when it is missing.
+            if (!_imageReady && !ImagePresent && BuildTools.All(OnPath))
             {
                 var repo = AppContext.BaseDirectory;
                 while (!File.Exists(Path.Join(repo, "guest", "build.sh")))

@@ -121,7 +121,8 @@ public sealed partial class QemuHypervisor
             "-nodefaults",
             "-no-user-config",
             "-no-reboot",
-            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            // seccomp: elevateprivileges=deny and spawn=deny make QEMU 7.2 fail to daemonize (exit 1, SIGSYS).
+            "-sandbox", "on,obsolete=deny,resourcecontrol=deny",
             "-rtc", "base=utc,driftfix=slew,clock=host",
         ]);
         if (kvm)

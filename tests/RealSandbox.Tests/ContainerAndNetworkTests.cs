@@ -11,7 +11,7 @@ namespace KataWorkflows.RealSandbox.Tests;
 public sealed class ContainerAndNetworkTests
 {
     // The container's mount namespace has no cgroup2 mount: an exec mounts the guest's hierarchy to read the files.
-    private const string CgroupOf = "mkdir -p /tmp/cg && (mountpoint -q /tmp/cg || mount -t cgroup2 none /tmp/cg) && cat /tmp/cg/kata/";
+    private const string CgroupOf = "mkdir -p /tmp/cg && (test -e /tmp/cg/cgroup.controllers || mount -t cgroup2 none /tmp/cg) && cat /tmp/cg/kata/";
 
     [Fact]
     public async Task Every_container_network_and_device_call_is_seen_in_the_guest_and_cleanup_leaves_nothing()
@@ -47,10 +47,12 @@ public sealed class ContainerAndNetworkTests
         // pause / resume: the cgroup is frozen, then thawed.
         await Sandboxes.CallAsync(site, "container", "pause", id, "c2");
         Assert.Equal("paused", await Sandboxes.ContainerStateAsync(site, id, "c2"));
-        Assert.Equal("1", (await Sandboxes.ExecAsync(site, id, "c1", "sh", "-c", CgroupOf + "c2/cgroup.freeze")).Stdout.Trim());
+        var frozen = await Sandboxes.ExecAsync(site, id, "c1", "sh", "-c", CgroupOf + "c2/cgroup.freeze");
+        Assert.True(frozen.Stdout.Trim() == "1", $"c2's cgroup.freeze after the pause: {frozen}");
         await Sandboxes.CallAsync(site, "container", "resume", id, "c2");
         Assert.Equal("running", await Sandboxes.ContainerStateAsync(site, id, "c2"));
-        Assert.Equal("0", (await Sandboxes.ExecAsync(site, id, "c1", "sh", "-c", CgroupOf + "c2/cgroup.freeze")).Stdout.Trim());
+        var thawed = await Sandboxes.ExecAsync(site, id, "c1", "sh", "-c", CgroupOf + "c2/cgroup.freeze");
+        Assert.True(thawed.Stdout.Trim() == "0", $"c2's cgroup.freeze after the resume: {thawed}");
 
         // kill: SIGKILL to every process of c2 ends its sleep.
         await Sandboxes.CallAsync(site, "container", "kill", id, "c2", "--signal", "KILL", "--all");

@@ -1,7 +1,12 @@
+using System.Diagnostics;
 using KataWorkflows.Activities;
+using KataWorkflows.Activities.Agents.Kata;
 using KataWorkflows.Activities.Agents.Noop;
+using KataWorkflows.Activities.Drivers;
 using KataWorkflows.Activities.Hypervisors.Mock;
+using KataWorkflows.Activities.Hypervisors.Qemu;
 using KataWorkflows.Activities.Networks.None;
+using KataWorkflows.Activities.Networks.TcFilter;
 using KataWorkflows.Activities.Store;
 using KataWorkflows.Bench.Cli;
 using KataWorkflows.Bench.Harness;
@@ -17,16 +22,19 @@ namespace KataWorkflows.Bench.Benchmarks;
 
 /// <summary>
 /// Full sandbox lifecycles: clients in closed loops each run CreateSandbox, StartSandbox, StopSandbox and DeleteSandbox
-/// on a sandbox of their own (mock hypervisor, noop agent, no interworking, one container) through the sandbox client,
-/// and time the four calls together. The same driver calls are then made directly, in the order the activities make
-/// them and without the engine, so the cost of durability (the store, the entity lock, the episodes) is visible.
+/// on a sandbox of their own (one container) through the sandbox client, and time the four calls together. The same
+/// driver calls are then made directly, in the order the activities make them and without the engine, so the cost of
+/// durability (the store, the entity lock, the episodes) is visible. <c>--hypervisor mock</c> (the default) runs the
+/// mock hypervisor, the noop agent and no interworking; <c>--hypervisor qemu</c> boots real sandboxes: QEMU with the
+/// guest image, the Kata agent in the guest and a tcfilter network namespace (root, QEMU and iproute2 needed).
 /// </summary>
 internal sealed class LifecycleBenchmark : IBenchmarkCommand
 {
     /// <summary>The command name.</summary>
     public const string CommandName = "lifecycle";
 
-    private static readonly string[] Options = ["--count", "--concurrency", "--run-root", .. BenchWarmup.OptionNames, .. BenchStoreOptions.OptionNames];
+    private static readonly string[] Options =
+        ["--count", "--concurrency", "--run-root", "--hypervisor", "--guest", "--accelerator", .. BenchWarmup.OptionNames, .. BenchStoreOptions.OptionNames];
 
     // Kata keeps its run root, /run/vc, on the tmpfs systemd mounts at /run: the run directories of VMs that a reboot
     // ends would mean nothing after it. /dev/shm is the tmpfs a benchmark may use without root.
@@ -38,8 +46,13 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 
     public string Usage =>
         $"""
-          --count N                  lifecycles measured (default 500)
-          --concurrency C            client loops, each running one sandbox's lifecycle at a time (default 8)
+          --count N                  lifecycles measured (default 500; 5 with --hypervisor qemu)
+          --concurrency C            client loops, each running one sandbox's lifecycle at a time (default 8; 1 with qemu)
+          --hypervisor mock|qemu     mock: mock hypervisor, noop agent, no network (default); qemu: real sandboxes
+                                     (QEMU, the Kata agent in the guest image, a tcfilter netns; needs root)
+          --guest DIR                with qemu: the guest image (guest/build.sh's output; default $KATA_GUEST_DIR or
+                                     ~/.cache/kata-workflows/guest)
+          --accelerator auto|kvm|tcg with qemu: how the vCPUs run (default auto: KVM when a probe boot works)
         {BenchWarmup.Usage("lifecycles (and as many direct ones)", 50)}
           --run-root DIR             parent of the run root (persist.json files); default /dev/shm when it is a
                                      tmpfs, as Kata's /run/vc is, else the temporary directory. The JSON line
@@ -50,9 +63,15 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
     public async Task<object> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
         var options = BenchArguments.Parse(CommandName, args, Options);
-        var count = options.PositiveInt("--count", 500);
-        var concurrency = options.PositiveInt("--concurrency", 8);
-        var warmup = BenchWarmup.From(options, Math.Min(50, count));
+        var drivers = options.Text("--hypervisor", "mock") switch
+        {
+            "mock" => (LifecycleDrivers?)null,
+            "qemu" => LifecycleDrivers.Qemu(options.Text("--guest") ?? QemuHypervisorOptions.DefaultGuestImageDirectory(), options.Text("--accelerator", "auto")!),
+            var other => throw new UsageException($"--hypervisor must be mock or qemu, got '{other}'"),
+        };
+        var count = options.PositiveInt("--count", drivers is null ? 500 : 5);
+        var concurrency = options.PositiveInt("--concurrency", drivers is null ? 8 : 1);
+        var warmup = BenchWarmup.From(options, Math.Min(drivers is null ? 50 : 1, count));
         var store = BenchStoreOptions.From(options);
         var runRootParent = options.Text("--run-root") ?? DefaultRunRootParent();
         if (!Directory.Exists(runRootParent))
@@ -60,8 +79,8 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             throw new UsageException($"--run-root: the directory '{runRootParent}' does not exist");
         }
 
-        await using var host = await LifecycleHost.StartAsync(store, concurrency, Path.GetFullPath(runRootParent), cancellationToken);
-        Console.Error.WriteLine($"{CommandName}: store {host.Description}, {count} lifecycles from {concurrency} clients after {warmup}; run root {host.RunRoot}");
+        await using var host = await LifecycleHost.StartAsync(store, concurrency, Path.GetFullPath(runRootParent), drivers, cancellationToken);
+        Console.Error.WriteLine($"{CommandName}: {host.DriversName}, store {host.Description}, {count} lifecycles from {concurrency} clients after {warmup}; run root {host.RunRoot}");
 
         var warmedUp = await warmup.RunAsync("warm-up", concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
 
@@ -79,6 +98,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         var direct = await ClosedLoop.RunAsync("direct", count, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-{i}", token), cancellationToken);
         return new LifecycleResult
         {
+            Hypervisor = drivers is null ? MockHypervisor.TypeName : QemuHypervisor.TypeName,
+            Accelerator = drivers?.Accelerator,
+            EngineSharePercent = engine.Latency.P50 > 0 ? Math.Round(100 * (engine.Latency.P50 - direct.Latency.P50) / engine.Latency.P50, 2) : 0,
             Store = store.StoreName,
             Synchronous = store.SynchronousName,
             Count = count,
@@ -142,34 +164,57 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         private readonly ServiceProvider _services;
         private readonly EngineHost _engine;
         private readonly SandboxClient _sandboxes;
+        private readonly LifecycleDrivers? _drivers;
 
-        private LifecycleHost(ServiceProvider services, EngineHost engine, string runRoot)
+        private LifecycleHost(ServiceProvider services, EngineHost engine, string runRoot, LifecycleDrivers? drivers)
         {
             _services = services;
             _engine = engine;
             RunRoot = runRoot;
+            _drivers = drivers;
             _sandboxes = new SandboxClient(engine.Client);
         }
 
         public string Description => _engine.Description;
+
+        public string DriversName => _drivers is null ? "mock hypervisor, noop agent, no network" : $"QEMU ({_drivers.Accelerator}), Kata agent, tcfilter netns";
 
         public string RunRoot { get; }
 
         /// <summary>Store batches committed so far.</summary>
         public long Commits => _engine.Commits;
 
-        public static async Task<LifecycleHost> StartAsync(BenchStoreOptions options, int concurrency, string runRootParent, CancellationToken cancellationToken)
+        public static async Task<LifecycleHost> StartAsync(BenchStoreOptions options, int concurrency, string runRootParent, LifecycleDrivers? drivers, CancellationToken cancellationToken)
         {
-            var runRoot = Path.Combine(runRootParent, $"kata-bench-run-{Guid.NewGuid():N}");
-            var services = new ServiceCollection()
+            // A short run root: the agent and QMP sockets live under it, and a Unix socket path is at most 107 bytes.
+            var runRoot = Path.Combine(runRootParent, $"kb-{Guid.NewGuid().ToString("N")[..8]}");
+            var collection = new ServiceCollection()
                 .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
                 .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
-                .AddSandboxDrivers(s => s.RunRoot = runRoot)
-                .BuildServiceProvider();
+                .AddSandboxDrivers(s => s.RunRoot = runRoot);
+            if (drivers is not null)
+            {
+                drivers.Prepare(runRoot);
+                collection
+                    .AddKataAgent(a => a.SharedDirectory = Path.Combine(runRoot, "shared"))
+                    .AddQemuHypervisor(q =>
+                    {
+                        q.GuestImageDirectory = drivers.GuestImage;
+                        q.Accelerator = drivers.AcceleratorValue;
+                    })
+                    .AddTcFilterNetwork(n =>
+                    {
+                        n.AddressPool = "10.215.0.0/24";
+                        n.NetnsPrefix = LifecycleDrivers.NetnsPrefix;
+                        n.HostDevicePrefix = LifecycleDrivers.HostDevicePrefix;
+                    });
+            }
+
+            var services = collection.BuildServiceProvider();
             var registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
             try
             {
-                return new LifecycleHost(services, await EngineHost.StartAsync(options, registry, concurrency, cancellationToken, services), runRoot);
+                return new LifecycleHost(services, await EngineHost.StartAsync(options, registry, concurrency, cancellationToken, services), runRoot, drivers);
             }
             catch
             {
@@ -209,14 +254,25 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         /// </summary>
         public async Task DirectLifecycleAsync(string sandboxId, CancellationToken cancellationToken)
         {
-            var hypervisor = _services.GetRequiredService<MockHypervisor>();
-            var agent = _services.GetRequiredService<NoopAgent>();
-            var network = _services.GetRequiredService<NoneNetwork>();
-            var files = _services.GetRequiredService<ISandboxStore>();
             var config = Config(sandboxId).Validated();
+            var resolver = _services.GetRequiredService<IDriverResolver>();
+            var hypervisor = resolver.GetHypervisor(config.HypervisorType);
+            var agent = resolver.GetAgent(config.AgentType);
+            var network = resolver.GetNetwork(config.NetworkConfig.InterworkingModel);
+            var files = _services.GetRequiredService<ISandboxStore>();
 
             var net = await network.CreateAsync(sandboxId, config.NetworkConfig, cancellationToken);
             var vm = await hypervisor.StartVmAsync(sandboxId, config, net, cancellationToken);
+            foreach (var endpoint in net.Endpoints)
+            {
+                await agent.UpdateInterfaceAsync(sandboxId, endpoint, cancellationToken);
+            }
+
+            if (net.Routes.Count > 0)
+            {
+                await agent.UpdateRoutesAsync(sandboxId, net.Routes, cancellationToken);
+            }
+
             await agent.CreateSandboxAsync(sandboxId, config, cancellationToken);
             var guest = await agent.GetGuestDetailsAsync(sandboxId, cancellationToken);
             var process = await agent.CreateContainerAsync(sandboxId, config.Containers[0], cancellationToken);
@@ -258,12 +314,13 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         /// <summary>A benchmark that leaks sandboxes measures the wrong thing: every VM and run directory must be gone.</summary>
         public async Task AssertNothingLeftAsync(CancellationToken cancellationToken)
         {
-            var vms = _services.GetRequiredService<MockHypervisor>().RunningVms;
+            var vms = _drivers is null ? _services.GetRequiredService<MockHypervisor>().RunningVms.Count : LifecycleDrivers.QemuProcesses(RunRoot);
+            var namespaces = _drivers is null ? 0 : LifecycleDrivers.Namespaces();
             var listed = await _sandboxes.ListAsync(cancellationToken);
             var directories = Directory.Exists(Path.Combine(RunRoot, "sbs")) ? Directory.GetDirectories(Path.Combine(RunRoot, "sbs")).Length : 0;
-            if (vms.Count > 0 || listed.Count > 0 || directories > 0)
+            if (vms > 0 || namespaces > 0 || listed.Count > 0 || directories > 0)
             {
-                throw new BenchmarkFailedException($"the lifecycles left {vms.Count} VMs, {listed.Count} sandbox records and {directories} run directories behind");
+                throw new BenchmarkFailedException($"the lifecycles left {vms} VMs, {namespaces} network namespaces, {listed.Count} sandbox records and {directories} run directories behind");
             }
         }
 
@@ -279,7 +336,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             }
         }
 
-        private static SandboxConfig Config(string sandboxId) => new()
+        private SandboxConfig Config(string sandboxId) => _drivers is { } real ? real.Config(sandboxId, Container) : new()
         {
             Id = sandboxId,
             HypervisorType = MockHypervisor.TypeName,
@@ -307,6 +364,15 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 internal sealed record LifecycleResult
 {
     public string Benchmark { get; init; } = LifecycleBenchmark.CommandName;
+
+    /// <summary>The hypervisor: mock, or qemu (with the Kata agent and a tcfilter network).</summary>
+    public required string Hypervisor { get; init; }
+
+    /// <summary>With qemu, the accelerator asked for (auto, kvm, tcg); null for mock.</summary>
+    public required string? Accelerator { get; init; }
+
+    /// <summary>The engine's share of the lifecycle p50: (p50 - directP50) / p50, in percent.</summary>
+    public required double EngineSharePercent { get; init; }
 
     public required string Store { get; init; }
 
@@ -356,4 +422,105 @@ internal sealed record LifecycleResult
     public required long CommitsPerLifecycle { get; init; }
 
     public required double ElapsedSec { get; init; }
+}
+
+/// <summary>The real drivers of <c>lifecycle --hypervisor qemu</c>: QEMU with the guest image, the Kata agent and tcfilter.</summary>
+internal sealed class LifecycleDrivers
+{
+    /// <summary>The names of what the tcfilter driver makes for the benchmark, so a leftover is found.</summary>
+    public const string NetnsPrefix = "kwfbench-";
+
+    /// <summary>The host ends of the benchmark's veths.</summary>
+    public const string HostDevicePrefix = "kb";
+
+    private string _rootfs = string.Empty;
+
+    private LifecycleDrivers(string guestImage, QemuAccelerator accelerator)
+    {
+        GuestImage = guestImage;
+        AcceleratorValue = accelerator;
+    }
+
+    /// <summary>The guest image directory.</summary>
+    public string GuestImage { get; }
+
+    /// <summary>How the vCPUs run.</summary>
+    public QemuAccelerator AcceleratorValue { get; }
+
+    /// <summary>The accelerator's name in the JSON line.</summary>
+    public string Accelerator => AcceleratorValue.ToString().ToLowerInvariant();
+
+    /// <summary>Checks what real sandboxes need and reads the options.</summary>
+    /// <exception cref="UsageException">A part is missing or an option is wrong.</exception>
+    public static LifecycleDrivers Qemu(string guestImage, string accelerator)
+    {
+        var value = accelerator switch
+        {
+            "auto" => QemuAccelerator.Auto,
+            "kvm" => QemuAccelerator.Kvm,
+            "tcg" => QemuAccelerator.Tcg,
+            _ => throw new UsageException($"--accelerator must be auto, kvm or tcg, got '{accelerator}'"),
+        };
+        foreach (var file in new[] { "vmlinuz", "initrd.gz", "rootfs/bin/busybox" })
+        {
+            if (!File.Exists(Path.Combine(guestImage, file)))
+            {
+                throw new UsageException($"--guest: '{guestImage}' has no {file} (build it with guest/build.sh '{guestImage}')");
+            }
+        }
+
+        if (Environment.UserName != "root")
+        {
+            throw new UsageException("--hypervisor qemu needs root (network namespaces, veth, tap, bind mounts)");
+        }
+
+        return new LifecycleDrivers(guestImage, value);
+    }
+
+    /// <summary>Makes the container's rootfs under the run root: a copy of the image's busybox rootfs, shared by every lifecycle (its process only sleeps).</summary>
+    public void Prepare(string runRoot)
+    {
+        _rootfs = Path.Combine(runRoot, "rootfs");
+        Directory.CreateDirectory(runRoot);
+        using var copy = Process.Start(new ProcessStartInfo("cp") { ArgumentList = { "-a", Path.Combine(GuestImage, "rootfs"), _rootfs } })
+            ?? throw new BenchmarkFailedException("cp did not start");
+        copy.WaitForExit();
+        if (copy.ExitCode != 0)
+        {
+            throw new BenchmarkFailedException($"copying the guest rootfs to {_rootfs} failed with {copy.ExitCode}");
+        }
+    }
+
+    /// <summary>A one-container sandbox on QEMU (256 MiB, one vCPU), the Kata agent and a tcfilter network.</summary>
+    public SandboxConfig Config(string sandboxId, string container) => new()
+    {
+        Id = sandboxId,
+        HypervisorType = QemuHypervisor.TypeName,
+        AgentType = KataAgent.TypeName,
+        HypervisorConfig = new HypervisorConfig
+        {
+            KernelPath = Path.Combine(GuestImage, "vmlinuz"),
+            InitrdPath = Path.Combine(GuestImage, "initrd.gz"),
+            MemorySizeMiB = 256,
+        },
+        NetworkConfig = new NetworkConfig { InterworkingModel = TcFilterNetwork.ModelName },
+        Containers = [new ContainerConfig { Id = container, RootFs = _rootfs, Cmd = new Cmd { Args = ["/bin/sleep", "3600"] } }],
+    };
+
+    /// <summary>QEMU processes whose command line names the run root.</summary>
+    public static int QemuProcesses(string runRoot) => Directory.EnumerateDirectories("/proc").Count(d =>
+    {
+        try
+        {
+            var cmdline = File.ReadAllText(Path.Combine(d, "cmdline"));
+            return cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains(runRoot, StringComparison.Ordinal);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    });
+
+    /// <summary>The benchmark's network namespaces left in /run/netns.</summary>
+    public static int Namespaces() => Directory.Exists("/run/netns") ? Directory.GetFiles("/run/netns", NetnsPrefix + "*").Length : 0;
 }

@@ -1,5 +1,8 @@
 using Grpc.AspNetCore.Server.Model;
 using KataWorkflows.Activities;
+using KataWorkflows.Activities.Agents.Kata;
+using KataWorkflows.Activities.Hypervisors.Qemu;
+using KataWorkflows.Activities.Networks.TcFilter;
 using KataWorkflows.Engine;
 using KataWorkflows.Host.Configuration;
 using KataWorkflows.Host.Listeners;
@@ -74,6 +77,20 @@ internal static class KataWorkflowsHost
             store => store.RunRoot = options.RunRoot,
             faults => faults.Spec = options.Faults.Spec,
             mock => mock.StateDirectory = mockState);
+
+        // The real drivers next to the mock ones; a sandbox's config picks them by name (qemu, kata, tcfilter). Their
+        // options were bound and checked with the rest of the configuration; the drivers get copies.
+        builder.Services.AddKataAgent(agent => CopyOptions(options.KataAgent, agent));
+        builder.Services.AddQemuHypervisor(qemu =>
+        {
+            CopyOptions(options.Qemu, qemu);
+            if (options.Sandboxes.GuestImageDirectory is { Length: > 0 } image && options.Qemu.GuestImageDirectory == QemuHypervisorOptions.DefaultGuestImageDirectory())
+            {
+                // One guest image for the host: the directory the configs get their kernel from is the driver's too.
+                qemu.GuestImageDirectory = image;
+            }
+        });
+        builder.Services.AddTcFilterNetwork(network => CopyOptions(options.Network, network));
         builder.Services.AddDurableTaskEngine(engine =>
         {
             if (options.Store.Kind == StoreKind.Sqlite)
@@ -100,6 +117,7 @@ internal static class KataWorkflowsHost
             engine.Registry.AddSandboxOrchestrations().AddSandboxActivities();
         });
         builder.Services.AddSingleton<SandboxClient>();
+        builder.Services.AddSingleton<SandboxConfigDefaults>();
 
         // The worker gets the whole shutdown timeout to drain, and the store closes after it.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = options.Worker.ShutdownTimeout + TimeSpan.FromSeconds(5));
@@ -155,6 +173,16 @@ internal static class KataWorkflowsHost
         return new WebConsoleTls(console.Port is not null && configured
             ? KestrelListeners.LoadTls(tls, KataWorkflowsOptions.SectionName + ":WebConsole:Tls")
             : null);
+    }
+
+    // The options classes are plain settable properties (bound from configuration): a copy is a property-by-property set.
+    private static void CopyOptions<T>(T from, T to)
+        where T : class
+    {
+        foreach (var property in typeof(T).GetProperties().Where(p => p.CanRead && p.CanWrite))
+        {
+            property.SetValue(to, property.GetValue(from));
+        }
     }
 
     private static void ConfigureLogging(WebApplicationBuilder builder, LoggingSection logging)

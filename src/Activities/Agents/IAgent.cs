@@ -39,6 +39,13 @@ public interface IAgent
     /// <summary>Runs a new process in a container (<c>ExecProcess</c>).</summary>
     Task<ProcessInfo> ExecProcessAsync(string sandboxId, string containerId, Cmd cmd, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Reads a process's stdout or stderr to its end (<c>ReadStdout</c> / <c>ReadStderr</c> until EOF) and returns the
+    /// first <paramref name="maxBytes"/> bytes; what comes after is read and dropped, so the process is never blocked
+    /// on a full pipe and the host never holds more than that.
+    /// </summary>
+    Task<byte[]> ReadOutputAsync(string sandboxId, string containerId, string execId, bool stderr, int maxBytes, CancellationToken cancellationToken);
+
     /// <summary>Applies new resource limits to a container (<c>UpdateContainer</c>).</summary>
     Task UpdateContainerAsync(string sandboxId, string containerId, ContainerResources resources, CancellationToken cancellationToken);
 

@@ -24,8 +24,9 @@ public sealed class FaultInjectionOptions
 
     /// <summary>
     /// Reads rules from their string form: rules separated by <c>,</c> or <c>;</c>, each
-    /// <c>step:mode[:times][:before|after][:sandbox=&lt;id&gt;]</c>. Modes: <c>fail</c>, <c>hang</c>, <c>kill</c>
-    /// (or <c>killprocess</c>), <c>drivererror</c>. Times defaults to 0 (every time), the point to before.
+    /// <c>step:mode[:times][:before|after][:sandbox=&lt;id&gt;][:skip=&lt;n&gt;]</c>. Modes: <c>fail</c>, <c>hang</c>, <c>kill</c>
+    /// (or <c>killprocess</c>), <c>drivererror</c>. Times defaults to 0 (every time), the point to before, skip to 0 (the
+    /// first <c>n</c> matches pass before the rule strikes).
     /// </summary>
     /// <exception cref="FormatException">A rule is malformed; the message quotes it and says what is wrong.</exception>
     public static IReadOnlyList<FaultRule> Parse(string spec)
@@ -46,7 +47,7 @@ public sealed class FaultInjectionOptions
         var parts = text.Split(':', StringSplitOptions.TrimEntries);
         if (parts.Length < 2 || parts[0].Length == 0)
         {
-            throw Bad(text, number, "expected step:mode[:times][:before|after][:sandbox=<id>]");
+            throw Bad(text, number, "expected step:mode[:times][:before|after][:sandbox=<id>][:skip=<n>]");
         }
 
         if (!SandboxActivitiesRegistryExtensions.IsActivityName(parts[0]))
@@ -65,6 +66,7 @@ public sealed class FaultInjectionOptions
         int? times = null;
         FaultPoint? when = null;
         string? sandboxId = null;
+        int? skip = null;
         foreach (var part in parts.Skip(2))
         {
             if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
@@ -80,13 +82,18 @@ public sealed class FaultInjectionOptions
             {
                 sandboxId = sandboxId is null ? part["sandbox=".Length..] : throw Bad(text, number, "the sandbox is given twice");
             }
+            else if (part.StartsWith("skip=", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(part.AsSpan("skip=".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var s))
+            {
+                skip = skip is null ? s : throw Bad(text, number, "skip is given twice");
+            }
             else
             {
-                throw Bad(text, number, $"'{part}' is not a number of times, before/after or sandbox=<id>");
+                throw Bad(text, number, $"'{part}' is not a number of times, before/after, sandbox=<id> or skip=<n>");
             }
         }
 
-        return new FaultRule { Step = parts[0], Mode = mode, Times = times ?? 0, When = when ?? FaultPoint.Before, SandboxId = sandboxId };
+        return new FaultRule { Step = parts[0], Mode = mode, Times = times ?? 0, When = when ?? FaultPoint.Before, SandboxId = sandboxId, Skip = skip ?? 0 };
     }
 
     private static FormatException Bad(string text, int number, string reason) =>

@@ -30,6 +30,11 @@ public sealed class FaultInjectionOptionsValidator : IValidateOptions<FaultInjec
                 failures.Add($"{key}:{nameof(FaultRule.Times)} must be 0 (every time) or more, got {rule.Times}.");
             }
 
+            if (rule.Skip < 0)
+            {
+                failures.Add($"{key}:{nameof(FaultRule.Skip)} must be 0 or more, got {rule.Skip}.");
+            }
+
             if (!Enum.IsDefined(rule.Mode))
             {
                 failures.Add($"{key}:{nameof(FaultRule.Mode)} {(int)rule.Mode} is not a fault mode.");

@@ -106,8 +106,8 @@ public sealed class FaultInjector
                 continue;
             }
 
-            var n = candidate.Increment();
-            if (rule.Times == 0 || n <= rule.Times)
+            var n = candidate.Increment() - rule.Skip;
+            if (n >= 1 && (rule.Times == 0 || n <= rule.Times))
             {
                 armed = candidate;
                 occurrence = n;

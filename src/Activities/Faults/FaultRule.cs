@@ -20,11 +20,18 @@ public sealed record FaultRule
     /// <summary>Before or after the work.</summary>
     public FaultPoint When { get; init; } = FaultPoint.Before;
 
+    /// <summary>
+    /// How many matches in this process pass before the rule strikes: with 1, the second run of the step is the first
+    /// it strikes (a crash test that resumes a run can hit a step that runs twice in a row, such as two storeSandbox).
+    /// </summary>
+    public int Skip { get; init; }
+
     /// <summary>The rule in the string form <see cref="FaultInjectionOptions.Parse"/> reads.</summary>
     public override string ToString()
     {
         var text = $"{Step}:{ModeToken(Mode)}:{Times.ToString(CultureInfo.InvariantCulture)}:{When.ToString().ToLowerInvariant()}";
-        return string.IsNullOrEmpty(SandboxId) ? text : $"{text}:sandbox={SandboxId}";
+        text = string.IsNullOrEmpty(SandboxId) ? text : $"{text}:sandbox={SandboxId}";
+        return Skip == 0 ? text : $"{text}:skip={Skip.ToString(CultureInfo.InvariantCulture)}";
     }
 
     internal static string ModeToken(FaultMode mode) => mode switch

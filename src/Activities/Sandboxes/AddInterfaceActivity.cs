@@ -26,7 +26,7 @@ public sealed class AddInterfaceActivity(SandboxActivityServices services) : San
         {
             endpoint = await CallAsync(context, id, ct => network.AddInterfaceAsync(id, input.Network, input.Interface, ct)).ConfigureAwait(false);
             plugged = await CallAsync(context, id, ct => hypervisor.AddInterfaceAsync(id, input.Vm, endpoint, ct)).ConfigureAwait(false);
-            return await CallAsync(context, id, ct => agent.UpdateInterfaceAsync(id, plugged, ct)).ConfigureAwait(false);
+            return await CallAsync(context, id, ct => UpdateWhenProbedAsync(agent, id, plugged, ct)).ConfigureAwait(false);
         }
         catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
         {
@@ -41,6 +41,32 @@ public sealed class AddInterfaceActivity(SandboxActivityServices services) : San
             var undo = endpoint ?? input.Interface;
             await UndoAsync(context, id, "network.removeInterface", ex, ct => network.RemoveInterfaceAsync(id, input.Network, undo, ct)).ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>How long the guest may take to probe a hot-plugged NIC (PCIe hot-plug under TCG takes seconds).</summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The agent finds the NIC by its MAC, and the guest's kernel shows the link only once it probed the hot-plugged
+    /// device: until then the agent answers NotFound, and the update is sent again, as Kata's agent waits for the
+    /// device's uevent before it configures it.
+    /// </summary>
+    private static async Task<InterfaceRecord> UpdateWhenProbedAsync(Agents.IAgent agent, string sandboxId, InterfaceRecord iface, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + ProbeTimeout;
+        var pause = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                return await agent.UpdateInterfaceAsync(sandboxId, iface, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Agents.Kata.KataAgentException ex) when (ex.StatusCode == Grpc.Core.StatusCode.NotFound && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+                pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 1000));
+            }
         }
     }
 }

@@ -28,6 +28,15 @@ public sealed class StartVmActivity(SandboxActivityServices services) : SandboxA
                 await CallAsync(context, id, ct => agent.UpdateInterfaceAsync(id, endpoint, ct)).ConfigureAwait(false);
             }
 
+            // Kata's startSandbox sends the routes of the namespace after the interfaces: the endpoints' link routes (the
+            // kernel's routes to each address's subnet, which the agent's UpdateRoutes replaces with the rest), then the
+            // driver's (the default route through the host end among them).
+            if (input.Network is { Routes.Count: > 0 } network)
+            {
+                IReadOnlyList<RouteRecord> routes = [.. LinkRoutes(network).Where(r => !network.Routes.Any(o => o.Dest == r.Dest && o.Device == r.Device)), .. network.Routes];
+                await CallAsync(context, id, ct => agent.UpdateRoutesAsync(id, routes, ct)).ConfigureAwait(false);
+            }
+
             await CallAsync(context, id, async ct =>
             {
                 await agent.CreateSandboxAsync(id, input.Config, ct).ConfigureAwait(false);
@@ -44,5 +53,27 @@ public sealed class StartVmActivity(SandboxActivityServices services) : SandboxA
         }
 
         return vm;
+    }
+
+    private const int ScopeLink = 253;
+
+    private static IEnumerable<RouteRecord> LinkRoutes(NetworkState network)
+    {
+        foreach (var endpoint in network.Endpoints)
+        {
+            foreach (var text in endpoint.IpAddresses)
+            {
+                if (NetworkAddresses.TryParse(text, out var address, out var prefix))
+                {
+                    yield return new RouteRecord
+                    {
+                        Dest = $"{NetworkAddresses.Network(address, prefix)}/{prefix.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+                        Device = endpoint.Name,
+                        Source = address.ToString(),
+                        Scope = ScopeLink,
+                    };
+                }
+            }
+        }
     }
 }

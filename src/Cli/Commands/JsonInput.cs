@@ -52,6 +52,44 @@ public static class JsonInput
         }
     }
 
+    /// <summary>
+    /// The fields a JSON object gives a non-null value, as dotted camelCase paths of objects within it
+    /// (<c>hypervisorType</c>, <c>networkConfig.interworkingModel</c>); matched as the deserializer matches them,
+    /// case-insensitively. Empty for text that is not an object.
+    /// </summary>
+    public static IReadOnlySet<string> FieldsGiven(string json)
+    {
+        var fields = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            Collect(document.RootElement, string.Empty, fields);
+        }
+        catch (JsonException)
+        {
+            // Parse<T> reports the error.
+        }
+
+        return fields;
+
+        static void Collect(JsonElement element, string prefix, HashSet<string> fields)
+        {
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                return;
+            }
+
+            foreach (var property in element.EnumerateObject())
+            {
+                if (property.Value.ValueKind != JsonValueKind.Null)
+                {
+                    fields.Add(prefix + property.Name);
+                    Collect(property.Value, prefix + property.Name + ".", fields);
+                }
+            }
+        }
+    }
+
     /// <summary>Serializes a value as the host expects it (camelCase, enums as strings).</summary>
     public static string Serialize(object value) => DataConverter.Default.Serialize(value) ?? "null";
 }

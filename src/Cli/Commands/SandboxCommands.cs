@@ -113,7 +113,8 @@ internal static class SandboxCommands
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeat)" };
         var cwd = new Option<string>("--cwd") { Description = "Working directory", DefaultValueFactory = _ => "/" };
         var user = new Option<string?>("--user", "-u") { Description = "User to run as" };
-        command.Subcommands.Add(ContainerCall(app, "exec", "Run a process in a container (EnterContainer)", SandboxOrchestrations.EnterContainer, (c, a, o) => c.EnterContainerAsync(a, o), [env, cwd, user],
+        var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the process to exit; print its exit status, stdout and stderr (64 KiB of each at most)" };
+        command.Subcommands.Add(ContainerCall(app, "exec", "Run a process in a container (EnterContainer)", SandboxOrchestrations.EnterContainer, (c, a, o) => c.EnterContainerAsync(a, o), [env, cwd, user, wait],
             (inv, r) =>
             {
                 var envs = inv.Parse.GetValue(env) ?? [];
@@ -122,7 +123,7 @@ internal static class SandboxCommands
                     throw CliException.Usage($"--env must be NAME=VALUE, got '{e}'");
                 }
 
-                return r with { Cmd = new Cmd { Args = inv.Parse.GetRequiredValue(cmd), Envs = envs, WorkDir = inv.Parse.GetValue(cwd)!, User = inv.Parse.GetValue(user) } };
+                return r with { Cmd = new Cmd { Args = inv.Parse.GetRequiredValue(cmd), Envs = envs, WorkDir = inv.Parse.GetValue(cwd)!, User = inv.Parse.GetValue(user), Wait = inv.Parse.GetValue(wait) } };
             }, cmd));
 
         var resourcesConfig = ConfigOption("ContainerResources JSON file ('-' for stdin)");
@@ -314,12 +315,45 @@ internal static class SandboxCommands
         return route;
     }
 
+    /// <summary>
+    /// The config as the host will see it once it filled its defaults in (KataWorkflows:Sandboxes), for the local check
+    /// only: what is left empty is sent empty. The host checks the filled config again and names the field if its
+    /// defaults do not make it valid.
+    /// </summary>
+    private static SandboxConfig AsHostFillsIt(SandboxConfig config)
+    {
+        var hypervisor = config.HypervisorConfig;
+        return config with
+        {
+            NetworkConfig = config.NetworkConfig.InterworkingModel.Length == 0 ? config.NetworkConfig with { InterworkingModel = "none" } : config.NetworkConfig,
+            HypervisorConfig = hypervisor with
+            {
+                KernelPath = string.IsNullOrEmpty(hypervisor.KernelPath) ? "(the host's guest image)" : hypervisor.KernelPath,
+                InitrdPath = string.IsNullOrEmpty(hypervisor.ImagePath) && string.IsNullOrEmpty(hypervisor.InitrdPath) ? "(the host's guest image)" : hypervisor.InitrdPath,
+            },
+        };
+    }
+
+    private static readonly SandboxConfig NoDriverTypes = new() { HypervisorType = string.Empty, AgentType = string.Empty, NetworkConfig = new NetworkConfig { InterworkingModel = string.Empty } };
+
     /// <summary>Builds the configuration of create/run from --config and the flags (flags win).</summary>
     internal static SandboxConfig BuildSandboxConfig(ParseResult parse, SandboxConfigOptions options, TextReader stdin)
     {
-        var config = parse.GetValue(options.Config) is { } path
-            ? JsonInput.Parse<SandboxConfig>(JsonInput.ReadText(path, "--config", stdin), path == "-" ? "stdin" : path)
-            : new SandboxConfig();
+        // The driver types a config leaves out are sent empty, so the host applies its own defaults
+        // (KataWorkflows:Sandboxes) rather than the model's.
+        var config = NoDriverTypes;
+        if (parse.GetValue(options.Config) is { } path)
+        {
+            var text = JsonInput.ReadText(path, "--config", stdin);
+            config = JsonInput.Parse<SandboxConfig>(text, path == "-" ? "stdin" : path);
+            var given = JsonInput.FieldsGiven(text);
+            config = config with
+            {
+                HypervisorType = given.Contains("hypervisorType") ? config.HypervisorType : string.Empty,
+                AgentType = given.Contains("agentType") ? config.AgentType : string.Empty,
+                NetworkConfig = given.Contains("networkConfig.interworkingModel") ? config.NetworkConfig : config.NetworkConfig with { InterworkingModel = string.Empty },
+            };
+        }
         if (parse.GetValue(options.Id) is { } id)
         {
             config = config.Id.Length == 0 || config.Id == id
@@ -475,7 +509,7 @@ internal static class SandboxCommands
                 request = request with { StepTimeout = GlobalOptions.ParseDuration(text, "--step-timeout") };
             }
 
-            Validate(() => SandboxOrchestrations.ValidateRequest(operation, request));
+            Validate(() => SandboxOrchestrations.ValidateRequest(operation, request with { Config = request.Config is { } c ? AsHostFillsIt(c) : null }));
             if (inv.RequestId is { } requestId)
             {
                 Validate(() => Orchestrations.Client.SandboxClient.InstanceIdFor(operation, request.SandboxId, requestId));

@@ -1,3 +1,6 @@
+using KataWorkflows.Activities.Agents.Kata;
+using KataWorkflows.Activities.Hypervisors.Qemu;
+using KataWorkflows.Activities.Networks.TcFilter;
 using KataWorkflows.Storage.Sqlite;
 using Serilog.Events;
 
@@ -26,6 +29,18 @@ internal sealed class KataWorkflowsOptions
 
     /// <summary>The mock hypervisor and noop agent (tests and drills).</summary>
     public MockDriversSection MockDrivers { get; set; } = new();
+
+    /// <summary>What a sandbox config that leaves its drivers or guest image empty gets.</summary>
+    public SandboxesSection Sandboxes { get; set; } = new();
+
+    /// <summary>The Kata agent driver (agentType <c>kata</c>).</summary>
+    public KataAgentOptions KataAgent { get; set; } = new();
+
+    /// <summary>The QEMU hypervisor driver (hypervisorType <c>qemu</c>).</summary>
+    public QemuHypervisorOptions Qemu { get; set; } = new();
+
+    /// <summary>The tcfilter network driver (interworkingModel <c>tcfilter</c>): its address pool and names.</summary>
+    public TcFilterNetworkOptions Network { get; set; } = new();
 
     /// <summary>Where the host listens.</summary>
     public ListenSection Listen { get; set; } = new();
@@ -107,6 +122,37 @@ internal sealed class MockDriversSection
     /// previous one left running; in memory (lost with the process) when unset.
     /// </summary>
     public string? StateDirectory { get; set; }
+}
+
+/// <summary>
+/// <c>KataWorkflows:Sandboxes</c>: the defaults the host fills into a CreateSandbox or RunSandbox config that leaves a
+/// field absent or empty, before the run starts (so the run's input, and its history, hold what was used).
+/// </summary>
+internal sealed class SandboxesSection
+{
+    /// <summary>The guest image's kernel file name in <see cref="GuestImageDirectory"/> (what guest/build.sh writes).</summary>
+    public const string KernelFile = "vmlinuz";
+
+    /// <summary>The guest image's initramfs file name in <see cref="GuestImageDirectory"/>.</summary>
+    public const string InitrdFile = "initrd.gz";
+
+    /// <summary>The hypervisor type of a config without one (<c>qemu</c> or <c>mock</c>).</summary>
+    public string DefaultHypervisor { get; set; } = "qemu";
+
+    /// <summary>The agent type of a config without one (<c>kata</c> or <c>noop</c>).</summary>
+    public string DefaultAgent { get; set; } = "kata";
+
+    /// <summary>The interworking model of a config without one (<c>tcfilter</c> or <c>none</c>).</summary>
+    public string DefaultNetwork { get; set; } = "tcfilter";
+
+    /// <summary>
+    /// The guest image (guest/build.sh's output directory): a config without a kernel gets its <c>vmlinuz</c>, and one
+    /// without an image or initrd its <c>initrd.gz</c>. None when unset: configs must name their kernel and image.
+    /// </summary>
+    public string? GuestImageDirectory { get; set; }
+
+    /// <summary>The memory of a VM whose config leaves it 0, in MiB; Kata's 2048 when unset.</summary>
+    public int? DefaultMemoryMiB { get; set; }
 }
 
 /// <summary><c>KataWorkflows:Listen</c>.</summary>

@@ -1,5 +1,8 @@
 using System.Net;
+using KataWorkflows.Activities.Agents.Kata;
 using KataWorkflows.Activities.Faults;
+using KataWorkflows.Activities.Hypervisors.Qemu;
+using KataWorkflows.Activities.Networks.TcFilter;
 using Microsoft.Extensions.Configuration;
 
 namespace KataWorkflows.Host.Configuration;
@@ -89,6 +92,19 @@ internal static class HostOptionsValidator
             }
         }
 
+        ValidateSandboxes(o.Sandboxes, Error);
+        // Each driver's validator names the key from its own section ("KataAgent:SharedDirectory ...").
+        var drivers = new[]
+        {
+            new KataAgentOptionsValidator().Validate(null, o.KataAgent),
+            new QemuHypervisorOptionsValidator().Validate(null, o.Qemu),
+            new TcFilterNetworkOptionsValidator().Validate(null, o.Network),
+        };
+        foreach (var failure in drivers.SelectMany(r => r.Failures ?? []))
+        {
+            errors.Add(failure.StartsWith(Prefix, StringComparison.Ordinal) ? failure : Prefix + failure);
+        }
+
         ValidateListen(o.Listen, Error);
         ValidateWebConsole(o.WebConsole, Error);
 
@@ -134,6 +150,59 @@ internal static class HostOptionsValidator
             {
                 FindUnknownKeys(child, property.PropertyType, errors);
             }
+        }
+    }
+
+    /// <summary>The driver types the host registers, by role: a default must name one of them.</summary>
+    internal static readonly IReadOnlyList<string> Hypervisors = ["qemu", "mock"];
+
+    /// <inheritdoc cref="Hypervisors"/>
+    internal static readonly IReadOnlyList<string> Agents = ["kata", "noop"];
+
+    /// <inheritdoc cref="Hypervisors"/>
+    internal static readonly IReadOnlyList<string> Networks = ["tcfilter", "none"];
+
+    private static void ValidateSandboxes(SandboxesSection sandboxes, Action<string, string> error)
+    {
+        OneOf(sandboxes.DefaultHypervisor, Hypervisors, "Sandboxes:DefaultHypervisor", error);
+        OneOf(sandboxes.DefaultAgent, Agents, "Sandboxes:DefaultAgent", error);
+        OneOf(sandboxes.DefaultNetwork, Networks, "Sandboxes:DefaultNetwork", error);
+        if (sandboxes.DefaultMemoryMiB is < 64 or > 1024 * 1024)
+        {
+            error("Sandboxes:DefaultMemoryMiB", $"must be between 64 and {1024 * 1024}, got {sandboxes.DefaultMemoryMiB}");
+        }
+
+        if (sandboxes.GuestImageDirectory is not { Length: > 0 } image)
+        {
+            return;
+        }
+
+        if (!Path.IsPathFullyQualified(image))
+        {
+            error("Sandboxes:GuestImageDirectory", $"must be an absolute path, got '{image}'");
+            return;
+        }
+
+        if (!Directory.Exists(image))
+        {
+            error("Sandboxes:GuestImageDirectory", $"'{image}' does not exist (build it with guest/build.sh '{image}')");
+            return;
+        }
+
+        foreach (var file in new[] { SandboxesSection.KernelFile, SandboxesSection.InitrdFile })
+        {
+            if (!File.Exists(Path.Combine(image, file)))
+            {
+                error("Sandboxes:GuestImageDirectory", $"'{image}' has no {file} (is it guest/build.sh's output?)");
+            }
+        }
+    }
+
+    private static void OneOf(string? value, IReadOnlyList<string> allowed, string key, Action<string, string> error)
+    {
+        if (value is null || !allowed.Contains(value, StringComparer.Ordinal))
+        {
+            error(key, $"must be one of {string.Join(", ", allowed)}, got '{value}'");
         }
     }
 

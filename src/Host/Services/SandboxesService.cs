@@ -23,14 +23,16 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
     private readonly DataConverter _converter;
     private readonly IDriverResolver _drivers;
     private readonly RunWatcher _watcher;
+    private readonly SandboxConfigDefaults _defaults;
 
     /// <summary>Creates the service.</summary>
-    public SandboxesService(SandboxClient sandboxes, DataConverter converter, IDriverResolver drivers, RunWatcher watcher)
+    public SandboxesService(SandboxClient sandboxes, DataConverter converter, IDriverResolver drivers, RunWatcher watcher, SandboxConfigDefaults defaults)
     {
         _sandboxes = sandboxes;
         _converter = converter;
         _drivers = drivers;
         _watcher = watcher;
+        _defaults = defaults;
     }
 
     /// <inheritdoc />
@@ -188,7 +190,7 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
     private async Task<CallResult> MutateAsync(string operation, SandboxCall call, ServerCallContext context)
     {
         Tag(call.SandboxId);
-        var request = ParseArguments(call);
+        var request = ParseArguments(call, withConfigDefaults: operation is Ops.CreateSandbox or Ops.RunSandbox);
         var requestId = string.IsNullOrEmpty(call.RequestId) ? null : call.RequestId;
         var instanceId = await _sandboxes.StartAsync(operation, request, requestId, context.CancellationToken);
         Activity.Current?.SetTag(HostTelemetry.InstanceIdTag, instanceId);
@@ -205,7 +207,7 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
         return result;
     }
 
-    private SandboxRequest ParseArguments(SandboxCall call)
+    private SandboxRequest ParseArguments(SandboxCall call, bool withConfigDefaults)
     {
         SandboxRequest request;
         if (string.IsNullOrWhiteSpace(call.ArgumentsJson))
@@ -218,6 +220,13 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
             {
                 request = JsonSerializer.Deserialize<SandboxRequest>(call.ArgumentsJson, _converter.Options)
                     ?? throw Invalid("arguments_json", "must be a JSON object, not null");
+                if (withConfigDefaults && request.Config is { } config)
+                {
+                    using var document = JsonDocument.Parse(call.ArgumentsJson);
+                    var configJson = document.RootElement.EnumerateObject()
+                        .FirstOrDefault(p => string.Equals(p.Name, "config", StringComparison.OrdinalIgnoreCase)).Value;
+                    request = request with { Config = _defaults.Apply(config, configJson) };
+                }
             }
             catch (JsonException ex)
             {

@@ -136,7 +136,17 @@ public sealed record ContainerRequest(SandboxTarget Target, string ContainerId, 
 /// <param name="Token">The agent's token for it.</param>
 /// <param name="Pid">Its process id in the guest (0 with the noop agent).</param>
 /// <param name="StartTime">When it started.</param>
-public sealed record ProcessInfo(string Token, int Pid, DateTime StartTime);
+public sealed record ProcessInfo(string Token, int Pid, DateTime StartTime)
+{
+    /// <summary>The exit status (128 + signal for a signal), when the process was waited for (<c>Cmd.Wait</c>).</summary>
+    public int? ExitStatus { get; init; }
+
+    /// <summary>The start of its stdout (UTF-8, at most <c>Cmd.MaxOutputBytes</c>), when it was waited for.</summary>
+    public string? Stdout { get; init; }
+
+    /// <summary>The start of its stderr, likewise.</summary>
+    public string? Stderr { get; init; }
+}
 
 /// <summary>Input of the interface activities.</summary>
 /// <param name="Target">The sandbox.</param>

@@ -75,6 +75,16 @@ public sealed record Cmd
 
     /// <summary>Whether the process has a terminal.</summary>
     public bool Interactive { get; init; }
+
+    /// <summary>
+    /// EnterContainer only: wait for the process to exit and return its exit status and output (the first
+    /// <see cref="MaxOutputBytes"/> of stdout and of stderr; the rest is read and dropped, so the process never blocks
+    /// on a full pipe). The step lasts as long as the process, within the call's step timeout.
+    /// </summary>
+    public bool Wait { get; init; }
+
+    /// <summary>How much of each output stream a waited-for process returns: 64 KiB (it is stored in the run's history).</summary>
+    public const int MaxOutputBytes = 64 * 1024;
 }
 
 /// <summary>CPU and memory limits of a container (the parts of OCI <c>LinuxResources</c> Kata merges on update).</summary>

@@ -28,6 +28,9 @@ internal abstract class DelegatingAgent(IAgent inner) : IAgent
     public virtual Task<int> WaitProcessAsync(string sandboxId, string containerId, string execId, CancellationToken cancellationToken) =>
         Inner.WaitProcessAsync(sandboxId, containerId, execId, cancellationToken);
 
+    public virtual Task<byte[]> ReadOutputAsync(string sandboxId, string containerId, string execId, bool stderr, int maxBytes, CancellationToken cancellationToken) =>
+        Inner.ReadOutputAsync(sandboxId, containerId, execId, stderr, maxBytes, cancellationToken);
+
     public virtual Task<ProcessInfo> ExecProcessAsync(string sandboxId, string containerId, Cmd cmd, CancellationToken cancellationToken) =>
         Inner.ExecProcessAsync(sandboxId, containerId, cmd, cancellationToken);
 

@@ -23,18 +23,19 @@ public sealed class FaultInjectionOptionsTests
     [Fact]
     public void A_rule_prints_in_the_form_Parse_reads()
     {
-        var rule = new FaultRule { Step = "sandbox.stopVM", Mode = FaultMode.KillProcess, Times = 3, When = FaultPoint.After, SandboxId = "sb1" };
+        var rule = new FaultRule { Step = "sandbox.stopVM", Mode = FaultMode.KillProcess, Times = 3, When = FaultPoint.After, SandboxId = "sb1", Skip = 2 };
 
-        Assert.Equal("sandbox.stopVM:kill:3:after:sandbox=sb1", rule.ToString());
+        Assert.Equal("sandbox.stopVM:kill:3:after:sandbox=sb1:skip=2", rule.ToString());
         Assert.Equal([rule], FaultInjectionOptions.Parse(rule.ToString()));
     }
 
     [Theory]
     [InlineData("sandbox.startVM:fail,sandbox.startVM:explode", "Fault rule #2 'sandbox.startVM:explode' is invalid: unknown mode 'explode' (expected fail, hang, kill or drivererror).")]
     [InlineData("sandbox.startVm2:fail", "Fault rule #1 'sandbox.startVm2:fail' is invalid: unknown step 'sandbox.startVm2'")]
-    [InlineData("sandbox.startVM", "Fault rule #1 'sandbox.startVM' is invalid: expected step:mode[:times][:before|after][:sandbox=<id>].")]
+    [InlineData("sandbox.startVM", "Fault rule #1 'sandbox.startVM' is invalid: expected step:mode[:times][:before|after][:sandbox=<id>][:skip=<n>].")]
     [InlineData("sandbox.startVM:fail:1:2", "Fault rule #1 'sandbox.startVM:fail:1:2' is invalid: the number of times is given twice.")]
-    [InlineData("sandbox.startVM:fail:-1", "Fault rule #1 'sandbox.startVM:fail:-1' is invalid: '-1' is not a number of times, before/after or sandbox=<id>.")]
+    [InlineData("sandbox.startVM:fail:-1", "Fault rule #1 'sandbox.startVM:fail:-1' is invalid: '-1' is not a number of times, before/after, sandbox=<id> or skip=<n>.")]
+    [InlineData("sandbox.startVM:kill:skip=1:skip=2", "Fault rule #1 'sandbox.startVM:kill:skip=1:skip=2' is invalid: skip is given twice.")]
     [InlineData("sandbox.startVM:fail:before:after", "Fault rule #1 'sandbox.startVM:fail:before:after' is invalid: before/after is given twice.")]
     public void Parse_errors_quote_the_bad_rule_and_say_what_is_wrong(string spec, string messageStart)
     {

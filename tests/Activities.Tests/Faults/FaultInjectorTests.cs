@@ -55,6 +55,20 @@ public sealed class FaultInjectorTests
     }
 
     [Fact]
+    public async Task A_rule_with_skip_lets_that_many_runs_pass_then_strikes()
+    {
+        using var services = TestServices.Create("sandbox.storeSandbox:fail:1:skip=2");
+        var record = new SandboxRecord { Id = "sb1", Config = TestSandboxes.Config("sb1") };
+
+        await services.RunAsync<bool>(SandboxActivities.StoreSandbox, record, Ct);
+        await services.RunAsync<bool>(SandboxActivities.StoreSandbox, record, Ct);
+        var ex = await Assert.ThrowsAsync<InjectedFaultException>(() => services.RunAsync<bool>(SandboxActivities.StoreSandbox, record, Ct));
+        await services.RunAsync<bool>(SandboxActivities.StoreSandbox, record, Ct);
+
+        Assert.Equal("injected fault at sandbox.storeSandbox (1 of 1)", ex.Message);
+    }
+
+    [Fact]
     public async Task A_rule_with_no_count_strikes_every_time()
     {
         using var services = TestServices.Create("sandbox.storeSandbox:fail");

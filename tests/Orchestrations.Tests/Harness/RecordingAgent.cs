@@ -66,6 +66,13 @@ public sealed class RecordingAgent(NoopAgent inner, DriverCalls calls) : IAgent
     }
 
     /// <inheritdoc />
+    public Task<byte[]> ReadOutputAsync(string sandboxId, string containerId, string execId, bool stderr, int maxBytes, CancellationToken cancellationToken)
+    {
+        calls.Add($"agent.readOutput {sandboxId} {containerId}");
+        return inner.ReadOutputAsync(sandboxId, containerId, execId, stderr, maxBytes, cancellationToken);
+    }
+
+    /// <inheritdoc />
     public Task<ProcessInfo> ExecProcessAsync(string sandboxId, string containerId, Cmd cmd, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cmd);

@@ -217,6 +217,43 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
         return response.Status;
     }
 
+    private const uint ReadChunkBytes = 32 * 1024;
+
+    /// <inheritdoc />
+    public async Task<byte[]> ReadOutputAsync(string sandboxId, string containerId, string execId, bool stderr, int maxBytes, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        var method = stderr ? "ReadStderr" : "ReadStdout";
+        using var kept = new MemoryStream();
+        while (true)
+        {
+            ReadStreamResponse response;
+            try
+            {
+                // A read waits until the process writes or ends: no timeout beyond the caller's token.
+                response = await CallAsync(
+                    sandboxId,
+                    AgentService,
+                    method,
+                    new ReadStreamRequest { ContainerId = containerId, ExecId = ExecIdOf(containerId, execId), Len = ReadChunkBytes },
+                    ReadStreamResponse.Parser,
+                    null,
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (KataAgentException e) when (e.StatusCode == StatusCode.Unknown && e.Message.EndsWith(": EOF", StringComparison.Ordinal))
+            {
+                // Kata's agent ends a stream with io.EOF, which gRPC carries as Unknown "EOF".
+                return kept.ToArray();
+            }
+
+            var room = maxBytes - (int)kept.Length;
+            if (room > 0)
+            {
+                kept.Write(response.Data.Span[..Math.Min(room, response.Data.Length)]);
+            }
+        }
+    }
+
     /// <inheritdoc />
     public async Task<ProcessInfo> ExecProcessAsync(string sandboxId, string containerId, Cmd cmd, CancellationToken cancellationToken)
     {

@@ -153,6 +153,14 @@ public sealed class NoopAgent : IAgent
     }
 
     /// <inheritdoc />
+    public Task<byte[]> ReadOutputAsync(string sandboxId, string containerId, string execId, bool stderr, int maxBytes, CancellationToken cancellationToken)
+    {
+        // Kata's noop agent runs nothing, so a process has no output.
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Array.Empty<byte>());
+    }
+
+    /// <inheritdoc />
     public Task<ProcessInfo> ExecProcessAsync(string sandboxId, string containerId, Cmd cmd, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

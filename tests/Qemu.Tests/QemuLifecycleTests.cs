@@ -128,7 +128,8 @@ public sealed class QemuLifecycleTests
 
             var ex = await Assert.ThrowsAsync<QemuBootException>(() => hypervisor.StartVmAsync("qi", QemuHost.Config("qi", initrd: initrd), null, Ct));
 
-            Assert.Contains("exited while the guest booted", ex.Message, StringComparison.Ordinal);
+            Assert.True(ex.Message.Contains("exited while the guest booted", StringComparison.Ordinal), ex.Message);
+            Assert.Contains("SHUTDOWN", ex.Reason, StringComparison.Ordinal);
             Assert.Contains("kwf-test: this init exits now", ex.ConsoleTail, StringComparison.Ordinal);
             Assert.Contains("Attempted to kill init", ex.ConsoleTail, StringComparison.Ordinal);
             Assert.Contains(ex.ConsoleTail, ex.Message, StringComparison.Ordinal);

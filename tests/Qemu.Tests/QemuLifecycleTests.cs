@@ -42,6 +42,49 @@ public sealed class QemuLifecycleTests
     }
 
     [Fact]
+    public async Task A_start_interrupted_after_the_launch_is_finished_by_the_next_start_with_the_same_QEMU()
+    {
+        var reason = await QemuHost.RequireGuestAsync(Ct);
+        Assert.SkipWhen(reason is not null, reason ?? string.Empty);
+        var root = QemuHost.NewRoot();
+        try
+        {
+            await using var first = QemuHost.Hypervisor(root);
+            var run = first.RunDirectoryOf("qc");
+
+            // The host "dies" once QEMU is launched (its pid file is there), before or just after the vCPUs start.
+            using var crash = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            var interrupted = first.StartVmAsync("qc", QemuHost.Config("qc"), null, crash.Token);
+            await QemuHost.EventuallyAsync(() => Task.FromResult(File.Exists(run.PidFile) || interrupted.IsCompleted), TimeSpan.FromSeconds(60), "QEMU's pid file", Ct);
+            await crash.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => interrupted);
+
+            // QEMU's launcher may still be waiting for the daemon to be set up; then only the daemon is left.
+            await QemuHost.EventuallyAsync(() => Task.FromResult(QemuHost.QemuProcessesOf(run.Path).Count == 1), TimeSpan.FromSeconds(30), "one QEMU", Ct);
+            var launched = QemuHost.QemuProcessesOf(run.Path);
+
+            await using var restarted = QemuHost.Hypervisor(root);
+            var vm = await restarted.StartVmAsync("qc", QemuHost.Config("qc"), null, Ct);
+
+            Assert.Equal(launched[0], vm.Pid);
+            Assert.Equal([vm.Pid], QemuHost.QemuProcessesOf(run.Path));
+            await using var agent = QemuHost.Agent(root);
+            await agent.CheckAsync("qc", Ct);
+            await restarted.StopVmAsync("qc", vm, Ct);
+            Assert.Empty(QemuHost.QemuProcessesOf(run.Path));
+        }
+        finally
+        {
+            foreach (var pid in QemuHost.QemuProcessesOf(Path.Join(root, "vm")))
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_stale_pid_file_naming_another_live_process_is_not_killed_by_a_stop()
     {
         var root = QemuHost.NewRoot();

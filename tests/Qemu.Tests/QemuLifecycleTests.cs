@@ -141,13 +141,13 @@ public sealed class QemuLifecycleTests
         try
         {
             var initrd = await InitramfsAsync(root, "echo kwf-test: this init never starts an agent; exec /bin/busybox sleep 100000");
-            var timeout = TimeSpan.FromSeconds(25);
+            var timeout = TimeSpan.FromSeconds(45);
             await using var hypervisor = QemuHost.Hypervisor(root, QemuHost.Options(o => { o.BootTimeout = timeout; o.Accelerator = QemuAccelerator.Tcg; }));
             var started = Stopwatch.StartNew();
 
             var ex = await Assert.ThrowsAsync<QemuBootException>(() => hypervisor.StartVmAsync("qg", QemuHost.Config("qg", initrd: initrd), null, Ct));
 
-            Assert.True(ex.Message.Contains("within the boot timeout of 00:00:25", StringComparison.Ordinal), ex.Message);
+            Assert.True(ex.Message.Contains("within the boot timeout of 00:00:45", StringComparison.Ordinal), ex.Message);
             Assert.InRange(started.Elapsed, timeout, timeout + TimeSpan.FromSeconds(20));
             Assert.Contains("kwf-test: this init never starts an agent", ex.ConsoleTail, StringComparison.Ordinal);
             AssertNothingLeft(hypervisor, "qg");
@@ -194,29 +194,31 @@ public sealed class QemuLifecycleTests
         {
             const long cap = 64 * 1024;
             var initrd = await InitramfsAsync(root, "while :; do echo kwf-test-flood-0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdefghijklmnopqrstuvwxyz; done");
-            await using var hypervisor = QemuHost.Hypervisor(root, QemuHost.Options(o => { o.BootTimeout = TimeSpan.FromSeconds(20); o.ConsoleLogMaxBytes = cap; o.Accelerator = QemuAccelerator.Tcg; }));
+            await using var hypervisor = QemuHost.Hypervisor(root, QemuHost.Options(o => { o.BootTimeout = TimeSpan.FromSeconds(120); o.ConsoleLogMaxBytes = cap; o.Accelerator = QemuAccelerator.Tcg; }));
             var run = hypervisor.RunDirectoryOf("qf");
-            var start = hypervisor.StartVmAsync("qf", QemuHost.Config("qf", initrd: initrd), null, Ct);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            var start = hypervisor.StartVmAsync("qf", QemuHost.Config("qf", initrd: initrd), null, stop.Token);
             long largest = 0;
 
-            // The log rotates at half the cap: console.log.1 holds exactly that, console.log less.
+            // The log rotates at half the cap: console.log.1 holds exactly that, console.log less. The guest keeps
+            // writing; the start (which waits for an agent channel that never opens) is then given up.
             await QemuHost.EventuallyAsync(
                 () =>
                 {
-                    var sizes = (string[])[run.ConsoleLog, run.ConsoleLogPrevious];
-                    var total = sizes.Sum(p => File.Exists(p) ? new FileInfo(p).Length : 0);
+                    var total = ((string[])[run.ConsoleLog, run.ConsoleLogPrevious]).Sum(p => File.Exists(p) ? new FileInfo(p).Length : 0);
                     largest = Math.Max(largest, total);
                     return Task.FromResult(File.Exists(run.ConsoleLogPrevious) && new FileInfo(run.ConsoleLogPrevious).Length == cap / 2);
                 },
-                TimeSpan.FromSeconds(19),
+                TimeSpan.FromSeconds(110),
                 "the console log rotating",
                 Ct);
             Assert.InRange(largest, 1, cap);
+            Assert.Contains("kwf-test-flood", File.ReadAllText(run.ConsoleLogPrevious), StringComparison.Ordinal);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(run.ConsoleLogPrevious));
 
-            var ex = await Assert.ThrowsAsync<QemuBootException>(() => start);
-            Assert.Contains("kwf-test-flood", ex.ConsoleTail, StringComparison.Ordinal);
-            Assert.InRange(ex.Message.Length, 1, 8000);
+            await stop.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => start);
+            await hypervisor.StopVmAsync("qf", null, Ct);
             AssertNothingLeft(hypervisor, "qf");
         }
         finally

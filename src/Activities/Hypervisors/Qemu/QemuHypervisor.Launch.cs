@@ -130,9 +130,10 @@ public sealed partial class QemuHypervisor
     {
         string failure;
         Exception? cause;
+        QmpClient? qmp = null;
         try
         {
-            var qmp = await ConnectQmpAsync(plan.Run, cancellationToken).ConfigureAwait(false);
+            qmp = await ConnectQmpAsync(plan.Run, cancellationToken).ConfigureAwait(false);
             await using var qmpScope = qmp.ConfigureAwait(false);
             await EnsureConsoleAsync(plan.SandboxId, plan.Run, cancellationToken).ConfigureAwait(false);
             using var opened = qmp.WatchEvent("VSERPORT_CHANGE", e => e.DataString("id") == AgentPortId && e.Data.TryGetProperty("open", out var open) && open.ValueKind == System.Text.Json.JsonValueKind.True);
@@ -148,7 +149,9 @@ public sealed partial class QemuHypervisor
         }
         catch (QmpProtocolException ex)
         {
-            failure = $"QEMU (pid {pid}) exited while the guest booted ({ex.Message})";
+            // The last events say how it ended (SHUTDOWN with reason guest-reset, guest-panic, host-signal...).
+            var events = qmp?.RecentEvents.Where(e => e.Name is not ("RESUME" or "STOP")).Select(e => e.ToString()).ToList() ?? [];
+            failure = $"QEMU (pid {pid}) exited while the guest booted ({ex.Message}{(events.Count > 0 ? "; last QMP events: " + string.Join(", ", events) : string.Empty)})";
             cause = ex;
         }
         catch (Exception ex) when (ex is QmpException or SocketException or IOException)

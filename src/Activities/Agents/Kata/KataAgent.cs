@@ -152,8 +152,18 @@ public sealed partial class KataAgent : IAgent, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public Task StartContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken) =>
-        CallAsync(sandboxId, AgentService, "StartContainer", new StartContainerRequest { ContainerId = containerId }, Empty, _options.RequestTimeout, cancellationToken);
+    public async Task StartContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync(sandboxId, AgentService, "StartContainer", new StartContainerRequest { ContainerId = containerId }, Empty, _options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KataAgentException e) when (e.StatusCode == StatusCode.FailedPrecondition && e.Message.Contains($"Container {containerId} status running,", StringComparison.Ordinal))
+        {
+            // A start run again after a crash finds the container started by the first run (Kata's agent answers
+            // "Container <id> status running, should be created"): the step is done.
+        }
+    }
 
     /// <inheritdoc />
     public async Task RemoveContainerAsync(string sandboxId, string containerId, CancellationToken cancellationToken)

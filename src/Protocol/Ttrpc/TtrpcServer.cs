@@ -277,17 +277,22 @@ public sealed class TtrpcServer : IAsyncDisposable
 
     private async Task HandleAsync(Connection connection, uint streamId, byte flags, Request request)
     {
+        Response? response;
         try
         {
-            var response = await AnswerAsync(connection, streamId, flags, request).ConfigureAwait(false);
-            if (response is not null)
-            {
-                await TrySendAsync(connection, streamId, response).ConfigureAwait(false);
-            }
+            response = await AnswerAsync(connection, streamId, flags, request).ConfigureAwait(false);
         }
         finally
         {
+            // The stream is free before its answer goes out: a client that got the answer may open the same id at
+            // once (a virtio-serial host that dialled again starts over at stream 1, on what the guest sees as the
+            // same byte stream), and that is a new call, not a reuse.
             connection.End(streamId);
+        }
+
+        if (response is not null)
+        {
+            await TrySendAsync(connection, streamId, response).ConfigureAwait(false);
         }
     }
 

@@ -76,6 +76,7 @@ public sealed class BrowserTests : IAsyncLifetime
         var bars = (JsonArray)(await _browser.EvaluateAsync("""
             [...document.querySelectorAll('#timeline .vis-item.kwf-activity')].map(e => ({
               name: e.querySelector('[data-bar]').textContent,
+              bar: Number(e.querySelector('[data-bar]').dataset.bar),
               left: e.getBoundingClientRect().left,
               compensation: e.classList.contains('kwf-compensation'),
               failed: e.classList.contains('kwf-failed'),
@@ -195,8 +196,17 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.Empty(await _browser.ErrorsAsync());
     }
 
-    private static List<string> Ordered(JsonArray bars, bool compensation) =>
-        [.. bars.Where(b => (bool)b!["compensation"]! == compensation).OrderBy(b => (double)b!["left"]!).Select(b => (string)b!["name"]!)];
+    /// <summary>
+    /// The bars of one lane in the order their steps were scheduled (bar numbers follow the history), after checking
+    /// that the page draws them in that order from left to right (steps within one millisecond may share a position).
+    /// </summary>
+    private static List<string> Ordered(JsonArray bars, bool compensation)
+    {
+        var lane = bars.Where(b => (bool)b!["compensation"]! == compensation).OrderBy(b => (int)b!["bar"]!).ToList();
+        var lefts = lane.Select(b => (double)b!["left"]!).ToList();
+        Assert.Equal(lefts.Order(), lefts);
+        return [.. lane.Select(b => (string)b!["name"]!)];
+    }
 
     private async Task ScreenshotAsync(string name)
     {

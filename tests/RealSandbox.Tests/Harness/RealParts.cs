@@ -36,7 +36,7 @@ public static class RealParts
     private static string? FindMissing()
     {
         var missing = new List<string>();
-        foreach (var tool in new[] { "qemu-system-x86_64", "ip", "tc" })
+        foreach (var tool in new[] { "qemu-system-x86_64", "ip", "tc", "ping", "nsenter" })
         {
             if (!OnPath(tool))
             {

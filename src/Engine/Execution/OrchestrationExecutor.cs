@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KataWorkflows.Engine.Sdk;
 using KataWorkflows.Engine.Serialization;
 using Microsoft.DurableTask.Protobuf;
 using Microsoft.Extensions.Logging;

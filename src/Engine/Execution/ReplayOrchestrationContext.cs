@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
+using KataWorkflows.Engine.Sdk;
 using KataWorkflows.Engine.Serialization;
 using Microsoft.DurableTask.Protobuf;
 using Microsoft.Extensions.Logging;

@@ -45,6 +45,22 @@ public sealed class SdkOrchestrationRunner
         Mapper = new CoreHistoryMapper(options.MaximumTimerInterval);
     }
 
+    /// <summary>
+    /// A runner for offline replay over a registry, with the settings the store's worker runs them with (entity
+    /// support on, the engine's JSON converter, the SDK's maximum timer interval); orchestrators are created from no
+    /// services, as replay runs nothing else.
+    /// </summary>
+    public static SdkOrchestrationRunner ForReplay(Microsoft.DurableTask.DurableTaskRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var options = new SdkWorkerOptions
+        {
+            EnableEntitySupport = true,
+            DataConverter = new Microsoft.DurableTask.Converters.JsonDataConverter(Serialization.DataConverter.Default.Options),
+        };
+        return new SdkOrchestrationRunner(SdkTaskFactory.FromRegistry(registry), NoServices.Instance, options);
+    }
+
     /// <summary>The worker options the runner was made with.</summary>
     public SdkWorkerOptions Options { get; }
 
@@ -64,6 +80,34 @@ public sealed class SdkOrchestrationRunner
     {
         var episode = Prepare(pastEvents, newEvents, entityParameters, services);
         return episode.Executor is null ? episode.NotFound! : Complete(episode, episode.Executor.Execute(), pastEvents, newEvents, replayed: true);
+    }
+
+    /// <summary>
+    /// Replays a recorded history (one execution, as stored or exported) against the current code, offline, with every
+    /// event past: nothing runs but the orchestration's code, and Core's non-determinism check says whether the code
+    /// still does what was recorded, or where it first diverges (the event's index in <paramref name="history"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The history has no <c>ExecutionStarted</c>, or an event cannot be mapped.</exception>
+    public ReplayResult Replay(IReadOnlyList<P.HistoryEvent> history, IServiceProvider? services = null)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var result = Run(history, [], entityParameters: null, services);
+        if (result.NonDeterminism is not { } divergence)
+        {
+            if (result.Completion is { OrchestrationStatus: P.OrchestrationStatus.Failed, FailureDetails.ErrorType: OrchestratorNotFoundErrorType } missing)
+            {
+                return ReplayResult.Diverged(0, SdkNonDeterminism.Describe(history[0]), missing.FailureDetails.ErrorMessage);
+            }
+
+            return ReplayResult.Deterministic(history.Count);
+        }
+
+        var recorded = divergence.Recorded;
+        var produced = recorded is null ? null : result.Actions.FirstOrDefault(a => a.Id == recorded.EventId && a.CompleteOrchestration is null);
+        return ReplayResult.Diverged(
+            divergence.EventIndex,
+            divergence.RecordedDescription,
+            produced is null ? divergence.Message : $"{SdkNonDeterminism.Describe(produced)}: {divergence.Message}");
     }
 
     /// <summary>Starts an extended session: the orchestration's code stays in memory between episodes.</summary>
@@ -167,6 +211,13 @@ public sealed class SdkOrchestrationRunner
         {
             EntityMessageReorderWindow = parameters?.EntityMessageReorderWindow?.ToTimeSpan() ?? TimeSpan.Zero,
         };
+    }
+
+    private sealed class NoServices : IServiceProvider
+    {
+        public static readonly NoServices Instance = new();
+
+        public object? GetService(Type serviceType) => null;
     }
 
     /// <summary>Past and new events as one sized sequence, so the mapped list is allocated once.</summary>

@@ -79,7 +79,9 @@ public sealed class SdkOrchestrationRunner
         IServiceProvider? services = null)
     {
         var episode = Prepare(pastEvents, newEvents, entityParameters, services);
-        return episode.Executor is null ? episode.NotFound! : Complete(episode, episode.Executor.Execute(), pastEvents, newEvents, replayed: true);
+        return episode.Executor is not { } executor
+            ? episode.NotFound!
+            : Execute(episode, executor.Execute, pastEvents, newEvents, replayed: true);
     }
 
     /// <summary>
@@ -99,7 +101,7 @@ public sealed class SdkOrchestrationRunner
                 return ReplayResult.Diverged(0, SdkNonDeterminism.Describe(history[0]), missing.FailureDetails.ErrorMessage);
             }
 
-            return ReplayResult.Deterministic(history.Count);
+            return CompareOutcome(history, result) ?? ReplayResult.Deterministic(history.Count);
         }
 
         var recorded = divergence.Recorded;
@@ -108,6 +110,45 @@ public sealed class SdkOrchestrationRunner
             divergence.EventIndex,
             divergence.RecordedDescription,
             produced is null ? divergence.Message : $"{SdkNonDeterminism.Describe(produced)}: {divergence.Message}");
+    }
+
+    /// <summary>
+    /// Core checks what the code schedules, not how it ends; a finished history also records its outcome, and code
+    /// that now ends it otherwise (fails where it completed, completes where it continued as new) diverges there.
+    /// </summary>
+    private static ReplayResult? CompareOutcome(IReadOnlyList<P.HistoryEvent> history, SdkEpisodeResult result)
+    {
+        for (var i = history.Count - 1; i >= 0; i--)
+        {
+            (P.OrchestrationStatus? status, string? recorded) = history[i].EventTypeCase switch
+            {
+                P.HistoryEvent.EventTypeOneofCase.ExecutionCompleted => (history[i].ExecutionCompleted.OrchestrationStatus, "ExecutionCompleted"),
+                P.HistoryEvent.EventTypeOneofCase.ContinueAsNew => (P.OrchestrationStatus.ContinuedAsNew, "ContinueAsNew"),
+                _ => ((P.OrchestrationStatus?)null, (string?)null),
+            };
+            if (recorded is null)
+            {
+                continue;
+            }
+
+            // A terminated run's outcome was not the code's.
+            if (status == P.OrchestrationStatus.Terminated || history.Any(e => e.ExecutionTerminated is not null))
+            {
+                return null;
+            }
+
+            var produced = result.Completion;
+            return produced?.OrchestrationStatus == status
+                ? null
+                : ReplayResult.Diverged(
+                    i,
+                    $"{recorded} ({Name(status!.Value)})",
+                    produced is null ? "no completion (the code still waits)" : $"CompleteOrchestration ({Name(produced.OrchestrationStatus)})");
+        }
+
+        return null;
+
+        static string Name(P.OrchestrationStatus s) => s.ToString();
     }
 
     /// <summary>Starts an extended session: the orchestration's code stays in memory between episodes.</summary>
@@ -160,6 +201,48 @@ public sealed class SdkOrchestrationRunner
             ToCore(entityParameters),
             Core.ErrorPropagationMode.UseFailureDetails);
         return new PreparedEpisode(state, events, shim, executor);
+    }
+
+    /// <summary>
+    /// Runs Core's executor. Core lets some failures of the orchestration's own task escape instead of failing the
+    /// orchestration (a task that ended cancelled: an uncaught <see cref="OperationCanceledException"/>, as the SDK's
+    /// timed-out <c>WaitForExternalEvent</c> throws): the SDK's gRPC worker fails the orchestration with it, and so
+    /// does this, rather than abandon an episode that would fail the same way at every retry.
+    /// </summary>
+    internal static SdkEpisodeResult Execute(
+        PreparedEpisode episode, Func<Core.OrchestratorExecutionResult> execute, IReadOnlyList<P.HistoryEvent> pastEvents, IReadOnlyList<P.HistoryEvent> newEvents, bool replayed)
+    {
+        Core.OrchestratorExecutionResult result;
+        try
+        {
+            result = execute();
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
+        {
+            return Failed(ex.InnerExceptions[0]);
+        }
+#pragma warning disable CA1031 // Whatever escaped the orchestration's code is how it failed.
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            return Failed(ex);
+        }
+
+        return Complete(episode, result, pastEvents, newEvents, replayed);
+
+        SdkEpisodeResult Failed(Exception exception)
+        {
+            var failed = new P.OrchestratorAction
+            {
+                Id = -1,
+                CompleteOrchestration = new P.CompleteOrchestrationAction
+                {
+                    OrchestrationStatus = P.OrchestrationStatus.Failed,
+                    FailureDetails = CoreHistoryMapper.ToProtocol(new Core.FailureDetails(exception)),
+                },
+            };
+            return new SdkEpisodeResult([failed], null, null, replayed);
+        }
     }
 
     internal static SdkEpisodeResult Complete(

@@ -612,6 +612,10 @@ public sealed class StoreDurableTaskWorker : SdkWorker
         if (result.NonDeterminism is { } divergence && result.Completion?.FailureDetails is { } failure)
         {
             failure.ErrorMessage = $"{failure.ErrorMessage} (history event #{divergence.EventIndex}: {divergence.RecordedDescription})";
+            failure.IsNonRetriable = true;
+
+            // Core hands back what the changed code scheduled before it diverged as well; none of it may run.
+            result = result with { Actions = [.. result.Actions.Where(a => a.CompleteOrchestration is not null)] };
         }
 
         return result.ToResponse(instanceId);

@@ -193,7 +193,7 @@ public sealed class SdkOrchestrationRunner
         }
 
         var parent = started.ParentInstance is { } p ? new SdkParent(p.Name ?? string.Empty, p.OrchestrationInstance?.InstanceId ?? string.Empty) : null;
-        var shim = _shims.CreateOrchestration(name, orchestrator, parent);
+        var shim = new ObservedOrchestration(_shims.CreateOrchestration(name, orchestrator, parent));
         var executor = new Core.TaskOrchestrationExecutor(
             state,
             shim,
@@ -250,7 +250,15 @@ public sealed class SdkOrchestrationRunner
     {
         List<P.OrchestratorAction> actions = [];
         SdkNonDeterminism? nonDeterminism = null;
-        foreach (var action in result.Actions)
+        IEnumerable<CoreCommand.OrchestratorAction> coreActions = result.Actions;
+        if (!result.Actions.OfType<CoreCommand.OrchestrationCompleteOrchestratorAction>().Any()
+            && episode.Shim is ObservedOrchestration observed && observed.HeldBackCompletion() is { } completion)
+        {
+            // The function has ended while a task it gave up on is still open: the orchestration ends with it.
+            coreActions = result.Actions.Append(completion);
+        }
+
+        foreach (var action in coreActions)
         {
             actions.Add(CoreHistoryMapper.ToProtocol(action));
             if (replayed

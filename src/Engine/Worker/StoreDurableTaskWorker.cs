@@ -81,6 +81,25 @@ public sealed class StoreDurableTaskWorker : SdkWorker
         _entities = new SdkEntityRunner(factory, services, shims);
     }
 
+    /// <summary>
+    /// A worker over a registry, for tools and tests that bring their own services (the host builds its worker with
+    /// <c>AddDurableTaskWorker(b => b.AddTasks(...).UseStore())</c>, which passes the SDK's own factory): the tasks
+    /// come from <see cref="SdkTaskFactory.FromRegistry"/> and are created from <paramref name="services"/>.
+    /// </summary>
+    public static StoreDurableTaskWorker Create(
+        Microsoft.DurableTask.DurableTaskRegistry registry,
+        StoreWorkerOptions options,
+        IOrchestrationStore store,
+        IServiceProvider services,
+        ILoggerFactory loggerFactory,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(options);
+        return new StoreDurableTaskWorker(
+            Options.DefaultName, SdkTaskFactory.FromRegistry(registry), new FixedOptions(options), store, services, loggerFactory, timeProvider);
+    }
+
     /// <summary>Orchestrations whose code waits in memory for their next episode (extended sessions).</summary>
     internal int Sessions => _sessions.Count;
 
@@ -641,5 +660,14 @@ public sealed class StoreDurableTaskWorker : SdkWorker
         {
             // Shutting down.
         }
+    }
+
+    private sealed class FixedOptions(StoreWorkerOptions options) : IOptionsMonitor<StoreWorkerOptions>
+    {
+        public StoreWorkerOptions CurrentValue => options;
+
+        public StoreWorkerOptions Get(string? name) => options;
+
+        public IDisposable? OnChange(Action<StoreWorkerOptions, string?> listener) => null;
     }
 }

@@ -9,6 +9,18 @@ namespace KataWorkflows.Engine.Worker;
 /// </summary>
 public sealed class StoreWorkerOptions : SdkWorkerOptions
 {
+    /// <summary>
+    /// Creates the options with what the store's worker needs of the SDK's: entity support on, and the engine's JSON
+    /// settings (camelCase, enums as strings) as the data converter, so payloads read and write as the store's client
+    /// and the stored histories have them. (Built through <c>UseStore</c>, the SDK copies its own options over these;
+    /// <c>UseStore</c> sets them the same way.)
+    /// </summary>
+    public StoreWorkerOptions()
+    {
+        EnableEntitySupport = true;
+        DataConverter = new Microsoft.DurableTask.Converters.JsonDataConverter(Serialization.DataConverter.Default.Options);
+    }
+
     /// <summary>Orchestration episodes run at once.</summary>
     public int MaxConcurrentOrchestrations { get; set; } = Environment.ProcessorCount * 4;
 

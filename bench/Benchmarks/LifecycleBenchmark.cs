@@ -166,7 +166,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
                 .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
                 .AddSandboxDrivers(s => s.RunRoot = runRoot)
                 .BuildServiceProvider();
-            var registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
+            var registry = new Microsoft.DurableTask.DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
             try
             {
                 return new LifecycleHost(services, await EngineHost.StartAsync(options, registry, concurrency, cancellationToken, services), runRoot);

@@ -16,7 +16,7 @@ public sealed class TracingTests
         {
             var a = await ctx.CallActivityAsync<int>("Add", x);
             var b = await ctx.CallActivityAsync<int>("Add", a);
-            return await ctx.CallSubOrchestratorAsync<int>("Child", b, new SubOrchestrationOptions { InstanceId = ctx.InstanceId + "-child" });
+            return await ctx.CallSubOrchestratorAsync<int>("Child", b, new Microsoft.DurableTask.SubOrchestrationOptions { InstanceId = ctx.InstanceId + "-child" });
         });
 
     [Fact]

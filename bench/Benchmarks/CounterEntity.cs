@@ -1,4 +1,4 @@
-using KataWorkflows.Engine;
+using Microsoft.DurableTask.Entities;
 
 namespace KataWorkflows.Bench.Benchmarks;
 

@@ -44,7 +44,7 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
         var ids = options.Choice("--ids", "ordered", "ordered", "random");
         var store = BenchStoreOptions.From(options);
 
-        var registry = new DurableTaskRegistry();
+        var registry = new Microsoft.DurableTask.DurableTaskRegistry();
         registry.AddActivityFunc<int, int>(ActivityName, (_, step) => Task.FromResult(step));
         registry.AddOrchestratorFunc<int, int>(OrchestrationName, async (context, _) =>
         {

@@ -40,17 +40,17 @@ internal sealed class EntityLockBenchmark : IBenchmarkCommand
         var warmup = BenchWarmup.From(options, Math.Min(200, count));
         var store = BenchStoreOptions.From(options);
 
-        var registry = new DurableTaskRegistry();
+        var registry = new Microsoft.DurableTask.DurableTaskRegistry();
         registry.AddEntity<CounterEntity>(CounterEntity.EntityName);
         registry.AddOrchestratorFunc<string, bool>(LockOnlyName, async (context, key) =>
         {
-            var held = await context.Entities.LockEntitiesAsync(new EntityInstanceId(CounterEntity.EntityName, key));
+            var held = await context.Entities.LockEntitiesAsync(new Microsoft.DurableTask.Entities.EntityInstanceId(CounterEntity.EntityName, key));
             await held.DisposeAsync();
             return true;
         });
         registry.AddOrchestratorFunc<string, int>(CriticalSectionName, async (context, key) =>
         {
-            var counter = new EntityInstanceId(CounterEntity.EntityName, key);
+            var counter = new Microsoft.DurableTask.Entities.EntityInstanceId(CounterEntity.EntityName, key);
             await using (await context.Entities.LockEntitiesAsync(counter))
             {
                 return await context.Entities.CallEntityAsync<int>(counter, "add", 1);

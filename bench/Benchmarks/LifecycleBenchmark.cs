@@ -211,7 +211,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             }
 
             var services = collection.BuildServiceProvider();
-            var registry = new DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
+            var registry = new Microsoft.DurableTask.DurableTaskRegistry().AddSandboxOrchestrations().AddSandboxActivities();
             try
             {
                 return new LifecycleHost(services, await EngineHost.StartAsync(options, registry, concurrency, cancellationToken, services), runRoot, drivers);

@@ -5,7 +5,7 @@ using KataWorkflows.Engine.Worker;
 using KataWorkflows.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using DurableTaskRegistry = Microsoft.DurableTask.DurableTaskRegistry;
 
 namespace KataWorkflows.Bench.Harness;
 
@@ -16,12 +16,12 @@ namespace KataWorkflows.Bench.Harness;
 internal sealed class EngineHost : IAsyncDisposable
 {
     private readonly OrchestrationStore _store;
-    private readonly DurableTaskWorker _worker;
+    private readonly StoreDurableTaskWorker _worker;
     private readonly ServiceProvider _services;
     private readonly string? _temporaryDatabase;
     private readonly CountingBackend _backend;
 
-    private EngineHost(OrchestrationStore store, CountingBackend backend, DurableTaskWorker worker, ServiceProvider services, string? temporaryDatabase)
+    private EngineHost(OrchestrationStore store, CountingBackend backend, StoreDurableTaskWorker worker, ServiceProvider services, string? temporaryDatabase)
     {
         _store = store;
         _backend = backend;
@@ -68,8 +68,8 @@ internal sealed class EngineHost : IAsyncDisposable
 
         var counting = new CountingBackend(backend);
         var store = new OrchestrationStore(counting);
-        var defaults = new DurableTaskWorkerOptions();
-        var workerOptions = new DurableTaskWorkerOptions
+        var defaults = new StoreWorkerOptions();
+        var workerOptions = new StoreWorkerOptions
         {
             MaxConcurrentOrchestrations = Math.Max(concurrency, defaults.MaxConcurrentOrchestrations),
             MaxConcurrentActivities = Math.Max(concurrency, defaults.MaxConcurrentActivities),
@@ -77,7 +77,7 @@ internal sealed class EngineHost : IAsyncDisposable
             WorkerId = $"bench:{Environment.ProcessId}",
         };
         services ??= new ServiceCollection().BuildServiceProvider();
-        var worker = new DurableTaskWorker(store, registry, services, Options.Create(workerOptions), NullLoggerFactory.Instance);
+        var worker = StoreDurableTaskWorker.Create(registry, workerOptions, store, services, NullLoggerFactory.Instance);
         var host = new EngineHost(store, counting, worker, services, temporary);
         try
         {

@@ -2,26 +2,28 @@ using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Serialization;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using SdkRegistry = Microsoft.DurableTask.DurableTaskRegistry;
 
 namespace KataWorkflows.Engine;
 
-/// <summary>Configures the engine in a service collection: the store backend, the registry and the worker.</summary>
+/// <summary>Configures the engine in a service collection: the store backend, the SDK worker's tasks and its options.</summary>
 public sealed class DurableTaskEngineBuilder
 {
-    internal DurableTaskEngineBuilder(IServiceCollection services, DurableTaskRegistry registry)
+    private readonly List<Action<SdkRegistry>> _tasks = [];
+
+    internal DurableTaskEngineBuilder(IServiceCollection services)
     {
         Services = services;
-        Registry = registry;
     }
 
     /// <summary>The service collection.</summary>
     public IServiceCollection Services { get; }
 
-    /// <summary>The orchestrators, activities and entities the worker runs.</summary>
-    public DurableTaskRegistry Registry { get; }
+    internal IReadOnlyList<Action<SdkRegistry>> Tasks => _tasks;
 
     /// <summary>Uses a backend created from the service provider.</summary>
     public DurableTaskEngineBuilder UseBackend(Func<IServiceProvider, IStoreBackend> factory)
@@ -34,8 +36,16 @@ public sealed class DurableTaskEngineBuilder
     /// <summary>Keeps everything in memory (tests and tools).</summary>
     public DurableTaskEngineBuilder UseInMemory() => UseBackend(_ => new InMemoryStoreBackend());
 
+    /// <summary>Registers orchestrators, activities and entities with the SDK worker (<c>AddTasks</c>).</summary>
+    public DurableTaskEngineBuilder AddTasks(Action<SdkRegistry> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _tasks.Add(configure);
+        return this;
+    }
+
     /// <summary>Configures the worker.</summary>
-    public DurableTaskEngineBuilder ConfigureWorker(Action<DurableTaskWorkerOptions> configure)
+    public DurableTaskEngineBuilder ConfigureWorker(Action<StoreWorkerOptions> configure)
     {
         Services.Configure(configure);
         return this;
@@ -46,25 +56,33 @@ public sealed class DurableTaskEngineBuilder
 public static class DurableTaskEngineServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the store, the client and the worker (a hosted service). The backend defaults to in-memory; a
-    /// storage assembly's <c>Use...</c> extension selects another.
+    /// Adds the store, the client and the SDK's worker over the store (<c>AddDurableTaskWorker(b =>
+    /// b.AddTasks(...).UseStore())</c>, a hosted service). The backend defaults to in-memory; a storage assembly's
+    /// <c>Use...</c> extension selects another.
     /// </summary>
     public static IServiceCollection AddDurableTaskEngine(this IServiceCollection services, Action<DurableTaskEngineBuilder> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
-        var registry = new DurableTaskRegistry();
-        var builder = new DurableTaskEngineBuilder(services, registry);
+        var builder = new DurableTaskEngineBuilder(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(DataConverter.Default);
-        services.AddSingleton(registry);
-        services.AddOptions<DurableTaskWorkerOptions>();
         builder.UseInMemory();
         configure(builder);
         services.AddSingleton<IOrchestrationStore>(sp => new OrchestrationStore(
             sp.GetRequiredService<IStoreBackend>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<OrchestrationStore>>()));
         services.AddSingleton<DurableTaskClient>(sp => new StoreDurableTaskClient(
             sp.GetRequiredService<IOrchestrationStore>(), sp.GetRequiredService<DataConverter>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddHostedService<DurableTaskWorker>();
+        services.AddDurableTaskWorker(worker =>
+        {
+            worker.AddTasks(registry =>
+            {
+                foreach (var tasks in builder.Tasks)
+                {
+                    tasks(registry);
+                }
+            });
+            worker.UseStore();
+        });
         return services;
     }
 }

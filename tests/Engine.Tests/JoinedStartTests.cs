@@ -1,3 +1,4 @@
+using StartOrchestrationOptions = KataWorkflows.Engine.Client.StartOrchestrationOptions;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Tests.Harness;
 

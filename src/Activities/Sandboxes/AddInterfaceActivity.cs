@@ -1,4 +1,5 @@
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 
@@ -28,7 +29,7 @@ public sealed class AddInterfaceActivity(SandboxActivityServices services) : San
             plugged = await CallAsync(context, id, ct => hypervisor.AddInterfaceAsync(id, input.Vm, endpoint, ct)).ConfigureAwait(false);
             return await CallAsync(context, id, ct => UpdateWhenProbedAsync(agent, id, plugged, ct)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!ActivityExecution.CancellationToken.IsCancellationRequested)
         {
             // Unplugging a NIC or removing an endpoint that is not there is a no-op, so the undo is safe whatever got
             // done; a hot-plug that failed half-way is unplugged by the endpoint's MAC.

@@ -1,5 +1,5 @@
 using System.Text;
-using KataWorkflows.Engine;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 

@@ -49,7 +49,7 @@ public sealed class EngineHarness : IAsyncDisposable
         _loggerFactory = LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
         Store = new OrchestrationStore(Backend, options.EngineTime);
         Observed = new ObservedStore(Store);
-        Client = new StoreDurableTaskClient(Store, timeProvider: options.ClientTime ?? options.EngineTime);
+        Client = new LegacyStoreDurableTaskClient(Store, timeProvider: options.ClientTime ?? options.EngineTime);
     }
 
     /// <summary>The durable data; it outlives every store opened over it.</summary>
@@ -111,7 +111,7 @@ public sealed class EngineHarness : IAsyncDisposable
 
         Store = new OrchestrationStore(Backend, _options.EngineTime);
         Observed = new ObservedStore(Store);
-        Client = new StoreDurableTaskClient(Store, timeProvider: _options.ClientTime ?? _options.EngineTime);
+        Client = new LegacyStoreDurableTaskClient(Store, timeProvider: _options.ClientTime ?? _options.EngineTime);
         await OpenAsync(configure);
     }
 

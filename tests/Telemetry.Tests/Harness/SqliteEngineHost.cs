@@ -30,7 +30,7 @@ public sealed class SqliteEngineHost : IAsyncDisposable
         _timeout.CancelAfter(TimeSpan.FromSeconds(60));
         Directory.CreateDirectory(_directory);
         Store = OpenStore();
-        Client = new StoreDurableTaskClient(Store);
+        Client = new LegacyStoreDurableTaskClient(Store);
     }
 
     /// <summary>The current store.</summary>
@@ -73,7 +73,7 @@ public sealed class SqliteEngineHost : IAsyncDisposable
         await StopWorkerAsync();
         await Store.DisposeAsync();
         Store = OpenStore();
-        Client = new StoreDurableTaskClient(Store);
+        Client = new LegacyStoreDurableTaskClient(Store);
         await Store.StartAsync(Token);
         await StartWorkerAsync();
     }

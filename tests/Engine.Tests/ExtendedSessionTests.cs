@@ -135,7 +135,7 @@ public sealed class ExtendedSessionTests
         var executor = harness.Executor;
         Assert.Equal(1, executor.Sessions);
 
-        await harness.Client.TerminateInstanceAsync(id, "enough", cancellationToken: harness.Token);
+        await harness.Client.TerminateInstanceAsync(id, "enough", cancellation: harness.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await harness.WaitForCompletionAsync(id)).Status);
         Assert.Equal(0, executor.Sessions);
     }

@@ -84,6 +84,13 @@ public sealed class StoreDurableEntityClient : DtEntities.DurableEntityClient
         };
     }
 
+    /// <summary>The store's record of an entity (lock holder and critical section included); null when it does not exist.</summary>
+    public async Task<EntityMetadata?> GetEntityRecordAsync(EntityInstanceId id, bool includeState = true, CancellationToken cancellation = default)
+    {
+        await _store.StartAsync(cancellation).ConfigureAwait(false);
+        return await _store.GetEntityAsync(id, includeState, cancellation).ConfigureAwait(false);
+    }
+
     /// <summary>One page of the store's entity records, as the store keeps them (lock holder and critical section included).</summary>
     /// <exception cref="ArgumentException">The page size is not between 1 and 1000.</exception>
     public async Task<EntityPage> QueryEntityRecordsAsync(EntityListQuery query, CancellationToken cancellation = default)

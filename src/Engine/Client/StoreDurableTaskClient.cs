@@ -84,7 +84,7 @@ public sealed class StoreDurableTaskClient : DtClient.DurableTaskClient
 
     /// <inheritdoc />
     /// <exception cref="NotSupportedException">Entity support is off in the client's options.</exception>
-    public override DtEntities.DurableEntityClient Entities => _entities
+    public override StoreDurableEntityClient Entities => _entities
         ?? throw new NotSupportedException(
             $"Durable entities are disabled because {nameof(DtClient.DurableTaskClientOptions)}.{nameof(DtClient.DurableTaskClientOptions.EnableEntitySupport)}=false");
 

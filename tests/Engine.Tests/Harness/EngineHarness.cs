@@ -1,3 +1,4 @@
+using Microsoft.DurableTask;
 using KataWorkflows.Engine.Execution;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Storage;
@@ -49,11 +50,14 @@ public sealed class EngineHarness : IAsyncDisposable
         _loggerFactory = LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
         Store = new OrchestrationStore(Backend, options.EngineTime);
         Observed = new ObservedStore(Store);
-        Client = new LegacyStoreDurableTaskClient(Store, timeProvider: options.ClientTime ?? options.EngineTime);
+        Client = new StoreDurableTaskClient(Store, timeProvider: options.ClientTime ?? options.EngineTime);
     }
 
     /// <summary>The durable data; it outlives every store opened over it.</summary>
     public InMemoryStoreBackend Backend { get; } = new();
+
+    /// <summary>The SDK's form of a store entity id, for the client's entity calls.</summary>
+    public static Microsoft.DurableTask.Entities.EntityInstanceId Sdk(EntityInstanceId id) => new(id.Name, id.Key);
 
     /// <summary>The current store.</summary>
     public OrchestrationStore Store { get; private set; }
@@ -62,7 +66,7 @@ public sealed class EngineHarness : IAsyncDisposable
     public ObservedStore Observed { get; private set; }
 
     /// <summary>A client over the current store.</summary>
-    public DurableTaskClient Client { get; private set; }
+    public StoreDurableTaskClient Client { get; private set; }
 
     /// <summary>The current registry.</summary>
     public DurableTaskRegistry Registry { get; private set; } = new();
@@ -111,7 +115,7 @@ public sealed class EngineHarness : IAsyncDisposable
 
         Store = new OrchestrationStore(Backend, _options.EngineTime);
         Observed = new ObservedStore(Store);
-        Client = new LegacyStoreDurableTaskClient(Store, timeProvider: _options.ClientTime ?? _options.EngineTime);
+        Client = new StoreDurableTaskClient(Store, timeProvider: _options.ClientTime ?? _options.EngineTime);
         await OpenAsync(configure);
     }
 

@@ -30,14 +30,14 @@ public sealed class SqliteEngineHost : IAsyncDisposable
         _timeout.CancelAfter(TimeSpan.FromSeconds(60));
         Directory.CreateDirectory(_directory);
         Store = OpenStore();
-        Client = new LegacyStoreDurableTaskClient(Store);
+        Client = new StoreDurableTaskClient(Store);
     }
 
     /// <summary>The current store.</summary>
     public OrchestrationStore Store { get; private set; }
 
     /// <summary>A client over the current store.</summary>
-    public DurableTaskClient Client { get; private set; }
+    public StoreDurableTaskClient Client { get; private set; }
 
     /// <summary>Cancelled when the test's time budget is spent.</summary>
     public CancellationToken Token => _timeout.Token;
@@ -73,13 +73,13 @@ public sealed class SqliteEngineHost : IAsyncDisposable
         await StopWorkerAsync();
         await Store.DisposeAsync();
         Store = OpenStore();
-        Client = new LegacyStoreDurableTaskClient(Store);
+        Client = new StoreDurableTaskClient(Store);
         await Store.StartAsync(Token);
         await StartWorkerAsync();
     }
 
     /// <summary>Waits until the instance is terminal.</summary>
-    public Task<OrchestrationMetadata> WaitForCompletionAsync(string instanceId) => Client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, Token);
+    public Task<OrchestrationMetadata> WaitForCompletionAsync(string instanceId) => Client.WaitForInstanceCompletionRecordAsync(instanceId, getInputsAndOutputs: true, Token);
 
     /// <summary>Waits until the instance's current history satisfies <paramref name="condition"/>.</summary>
     public async Task WaitForHistoryAsync(string instanceId, Func<IReadOnlyList<Microsoft.DurableTask.Protobuf.HistoryEvent>, bool> condition)

@@ -1,6 +1,6 @@
 using KataWorkflows.Activities.Faults;
 using KataWorkflows.Activities.Sandboxes;
-using KataWorkflows.Engine;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 

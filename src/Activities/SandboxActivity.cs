@@ -2,7 +2,8 @@ using KataWorkflows.Activities.Agents;
 using KataWorkflows.Activities.Drivers;
 using KataWorkflows.Activities.Faults;
 using KataWorkflows.Activities.Store;
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 
 namespace KataWorkflows.Activities;
@@ -44,7 +45,7 @@ public abstract class SandboxActivity<TInput, TOutput> : TaskActivity<TInput, TO
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(call);
-        var cancellationToken = context.CancellationToken;
+        var cancellationToken = ActivityExecution.CancellationToken;
         try
         {
             await CallAsync(context, sandboxId, async ct =>
@@ -65,7 +66,7 @@ public abstract class SandboxActivity<TInput, TOutput> : TaskActivity<TInput, TO
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(call);
         _services.Faults.InjectDriverError(context.Name, sandboxId, FaultPoint.Before);
-        var result = await call(context.CancellationToken).ConfigureAwait(false);
+        var result = await call(ActivityExecution.CancellationToken).ConfigureAwait(false);
         _services.Faults.InjectDriverError(context.Name, sandboxId, FaultPoint.After);
         return result;
     }
@@ -80,9 +81,9 @@ public abstract class SandboxActivity<TInput, TOutput> : TaskActivity<TInput, TO
         ArgumentNullException.ThrowIfNull(agent);
         try
         {
-            await agent.SignalProcessAsync(sandboxId, containerId, string.Empty, SigKill, all: true, context.CancellationToken).ConfigureAwait(false);
+            await agent.SignalProcessAsync(sandboxId, containerId, string.Empty, SigKill, all: true, ActivityExecution.CancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!ActivityExecution.CancellationToken.IsCancellationRequested)
         {
             Log.KillIgnored(Logger, context.Name, sandboxId, containerId, ex);
         }

@@ -3,26 +3,28 @@ using KataWorkflows.Engine.Serialization;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Worker;
 using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using SdkRegistry = Microsoft.DurableTask.DurableTaskRegistry;
 
 namespace KataWorkflows.Engine;
 
-/// <summary>Configures the engine in a service collection: the store backend, the registry and the worker.</summary>
+/// <summary>Configures the engine in a service collection: the store backend, the SDK worker's tasks and its options.</summary>
 public sealed class DurableTaskEngineBuilder
 {
-    internal DurableTaskEngineBuilder(IServiceCollection services, DurableTaskRegistry registry)
+    private readonly List<Action<SdkRegistry>> _tasks = [];
+
+    internal DurableTaskEngineBuilder(IServiceCollection services)
     {
         Services = services;
-        Registry = registry;
     }
 
     /// <summary>The service collection.</summary>
     public IServiceCollection Services { get; }
 
-    /// <summary>The orchestrators, activities and entities the worker runs.</summary>
-    public DurableTaskRegistry Registry { get; }
+    internal IReadOnlyList<Action<SdkRegistry>> Tasks => _tasks;
 
     /// <summary>Uses a backend created from the service provider.</summary>
     public DurableTaskEngineBuilder UseBackend(Func<IServiceProvider, IStoreBackend> factory)
@@ -35,8 +37,16 @@ public sealed class DurableTaskEngineBuilder
     /// <summary>Keeps everything in memory (tests and tools).</summary>
     public DurableTaskEngineBuilder UseInMemory() => UseBackend(_ => new InMemoryStoreBackend());
 
+    /// <summary>Registers orchestrators, activities and entities with the SDK worker (<c>AddTasks</c>).</summary>
+    public DurableTaskEngineBuilder AddTasks(Action<SdkRegistry> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _tasks.Add(configure);
+        return this;
+    }
+
     /// <summary>Configures the worker.</summary>
-    public DurableTaskEngineBuilder ConfigureWorker(Action<DurableTaskWorkerOptions> configure)
+    public DurableTaskEngineBuilder ConfigureWorker(Action<StoreWorkerOptions> configure)
     {
         Services.Configure(configure);
         return this;
@@ -48,18 +58,16 @@ public static class DurableTaskEngineServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the store, the Durable Task SDK client over it (<see cref="StoreDurableTaskClient"/>, resolved as
-    /// <c>Microsoft.DurableTask.Client.DurableTaskClient</c>) and the worker (a hosted service). The backend defaults to in-memory; a
-    /// storage assembly's <c>Use...</c> extension selects another.
+    /// <c>Microsoft.DurableTask.Client.DurableTaskClient</c>) and the SDK's worker over the store (<c>AddDurableTaskWorker(b =>
+    /// b.AddTasks(...).UseStore())</c>, a hosted service). The backend defaults to in-memory; a storage assembly's
+    /// <c>Use...</c> extension selects another.
     /// </summary>
     public static IServiceCollection AddDurableTaskEngine(this IServiceCollection services, Action<DurableTaskEngineBuilder> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
-        var registry = new DurableTaskRegistry();
-        var builder = new DurableTaskEngineBuilder(services, registry);
+        var builder = new DurableTaskEngineBuilder(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(DataConverter.Default);
-        services.AddSingleton(registry);
-        services.AddOptions<DurableTaskWorkerOptions>();
         builder.UseInMemory();
         configure(builder);
         services.AddSingleton<IOrchestrationStore>(sp => new OrchestrationStore(
@@ -78,7 +86,17 @@ public static class DurableTaskEngineServiceCollectionExtensions
                     o.EnableEntitySupport = true;
                 });
         });
-        services.AddHostedService<DurableTaskWorker>();
+        services.AddDurableTaskWorker(worker =>
+        {
+            worker.AddTasks(registry =>
+            {
+                foreach (var tasks in builder.Tasks)
+                {
+                    tasks(registry);
+                }
+            });
+            worker.UseStore();
+        });
         return services;
     }
 }

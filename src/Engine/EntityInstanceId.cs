@@ -54,6 +54,18 @@ public readonly record struct EntityInstanceId
     /// <summary>Lower-cases an entity name the way ids are stored.</summary>
     public static string NormalizeName(string name) => name.ToLowerInvariant();
 
+    /// <summary>The store's form of the SDK's entity id (the SDK lower-cases names too).</summary>
+    public static implicit operator EntityInstanceId(Microsoft.DurableTask.Entities.EntityInstanceId id) => new(id.Name, id.Key);
+
+    /// <summary>The SDK's form of the store's entity id.</summary>
+    public static implicit operator Microsoft.DurableTask.Entities.EntityInstanceId(EntityInstanceId id) => new(id.Name, id.Key);
+
+    /// <summary>The store's form of the SDK's entity id.</summary>
+    public static EntityInstanceId FromSdk(Microsoft.DurableTask.Entities.EntityInstanceId id) => id;
+
+    /// <summary>The SDK's form of the store's entity id.</summary>
+    public Microsoft.DurableTask.Entities.EntityInstanceId ToSdk() => this;
+
     /// <inheritdoc />
     public override string ToString() => $"@{Name}@{Key}";
 }

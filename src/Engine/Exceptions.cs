@@ -16,56 +16,6 @@ public class DurableTaskException : Exception
     }
 }
 
-/// <summary>
-/// Thrown into orchestration code when a task it awaited failed: an activity, a sub-orchestration or an entity
-/// operation. <see cref="FailureDetails"/> holds what the failing side recorded.
-/// </summary>
-public sealed class TaskFailedException : DurableTaskException
-{
-    /// <summary>Creates the exception.</summary>
-    public TaskFailedException(string taskName, int taskId, FailureDetails failureDetails)
-        : base($"Task '{taskName}' (#{taskId}) failed: {failureDetails.ErrorType}: {failureDetails.ErrorMessage}")
-    {
-        TaskName = taskName;
-        TaskId = taskId;
-        FailureDetails = failureDetails;
-    }
-
-    /// <summary>The activity, sub-orchestration or entity operation name.</summary>
-    public string TaskName { get; }
-
-    /// <summary>The sequence number of the failed task in the orchestration's history.</summary>
-    public int TaskId { get; }
-
-    /// <summary>The failure the task recorded.</summary>
-    public FailureDetails FailureDetails { get; }
-}
-
-/// <summary>
-/// The orchestration code did something different from what its history recorded: the code changed under a
-/// running instance, or it is not deterministic. The instance fails with this error.
-/// </summary>
-public sealed class NonDeterministicOrchestrationException : DurableTaskException, INonRetriable
-{
-    /// <summary>Creates the exception.</summary>
-    public NonDeterministicOrchestrationException(int eventIndex, string recorded, string produced)
-        : base($"Non-deterministic orchestration: history event #{eventIndex} recorded {recorded}, but the code now produced {produced}.")
-    {
-        EventIndex = eventIndex;
-        Recorded = recorded;
-        Produced = produced;
-    }
-
-    /// <summary>The index of the history event where replay diverged.</summary>
-    public int EventIndex { get; }
-
-    /// <summary>What the history recorded at that point.</summary>
-    public string Recorded { get; }
-
-    /// <summary>What the current code did instead.</summary>
-    public string Produced { get; }
-}
-
 /// <summary>An instance id is already in use by an instance that is not in a terminal state.</summary>
 public sealed class InstanceAlreadyExistsException : DurableTaskException
 {

@@ -22,11 +22,11 @@ public sealed record FailureDetails(
     public static FailureDetails FromException(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        if (exception is TaskFailedException failed)
+        if (exception is Microsoft.DurableTask.TaskFailedException failed)
         {
             // The cause of a failed task is the task's own failure; keep the chain readable.
             return new FailureDetails(
-                failed.GetType().FullName!, failed.Message, failed.StackTrace, failed.FailureDetails, false);
+                failed.GetType().FullName!, failed.Message, failed.StackTrace, FromSdk(failed.FailureDetails), false);
         }
 
         return new FailureDetails(
@@ -51,6 +51,10 @@ public sealed record FailureDetails(
 
         return false;
     }
+
+    /// <summary>Converts the SDK's failure details; null in, null out.</summary>
+    public static FailureDetails? FromSdk(Microsoft.DurableTask.TaskFailureDetails? failure) =>
+        failure is null ? null : new FailureDetails(failure.ErrorType, failure.ErrorMessage, failure.StackTrace, FromSdk(failure.InnerFailure));
 
     /// <summary>Converts to the protocol message.</summary>
     public TaskFailureDetails ToProto()

@@ -95,7 +95,7 @@ internal static class KataWorkflowsHost
                 w.MaxOrchestrationSessions = options.Worker.MaxOrchestrationSessions;
                 w.ShutdownTimeout = options.Worker.ShutdownTimeout;
             });
-            engine.Registry.AddSandboxOrchestrations().AddSandboxActivities();
+            engine.AddTasks(tasks => tasks.AddSandboxOrchestrations().AddSandboxActivities());
         });
         builder.Services.AddSingleton<SandboxClient>();
 

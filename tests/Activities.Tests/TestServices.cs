@@ -3,7 +3,7 @@ using KataWorkflows.Activities.Faults;
 using KataWorkflows.Activities.Hypervisors.Mock;
 using KataWorkflows.Activities.Networks.None;
 using KataWorkflows.Activities.Store;
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,10 +48,17 @@ internal sealed class TestServices : IDisposable
 
     public static string TempRoot() => Path.Combine(Path.GetTempPath(), "kwf-activities-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>
+    /// Runs an activity as its SDK interface is called (the worker's shim calls the same), with the shutdown token the
+    /// worker hands its activities; a failure comes back as what the activity threw.
+    /// </summary>
     public async Task<T> RunAsync<T>(string activity, object input, CancellationToken cancellationToken = default)
     {
         var instance = SandboxActivitiesRegistryExtensions.CreateActivity(Provider, activity);
-        return (T)(await instance.RunAsync(new TaskActivityContext(activity, "test-instance", 1, cancellationToken), input))!;
+        using (ActivityExecution.Enter(1, cancellationToken))
+        {
+            return (T)(await instance.RunAsync(new TestActivityContext(activity, "test-instance"), input))!;
+        }
     }
 
     public void Dispose()
@@ -83,4 +90,12 @@ internal static class TestSandboxes
 
     public static ContainersRequest Containers(string id, bool force = false, params string[] containers) =>
         new(Target(id), Config(id, containers).Containers, force);
+}
+
+/// <summary>The SDK's activity context for an activity run outside a worker.</summary>
+internal sealed class TestActivityContext(string name, string instanceId) : Microsoft.DurableTask.TaskActivityContext
+{
+    public override Microsoft.DurableTask.TaskName Name { get; } = name;
+
+    public override string InstanceId { get; } = instanceId;
 }

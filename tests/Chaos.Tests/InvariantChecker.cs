@@ -3,14 +3,13 @@ using KataWorkflows.Activities.Agents.Noop;
 using KataWorkflows.Activities.Drivers;
 using KataWorkflows.Activities.Hypervisors.Mock;
 using KataWorkflows.Engine;
-using KataWorkflows.Engine.Execution;
+using KataWorkflows.Engine.Sdk;
 using KataWorkflows.Engine.Serialization;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Orchestrations.Model;
 using KataWorkflows.Orchestrations.Sandboxes;
 using KataWorkflows.Storage.Sqlite;
 using HistoryEvent = Microsoft.DurableTask.Protobuf.HistoryEvent;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KataWorkflows.Chaos.Tests;
 
@@ -41,7 +40,7 @@ internal sealed record Violation(string Kind, string Subject, string Detail, str
 internal sealed class InvariantChecker(SoakLayout layout)
 {
     private readonly HashSet<string> _checkedRuns = new(StringComparer.Ordinal);
-    private readonly OrchestrationExecutor _replayer = new(new DurableTaskRegistry().AddSandboxOrchestrations(), EmptyServices.Instance, DataConverter.Default, NullLoggerFactory.Instance);
+    private readonly SdkOrchestrationRunner _replayer = SdkOrchestrationRunner.ForReplay(new Microsoft.DurableTask.DurableTaskRegistry().AddSandboxOrchestrations());
     private Dictionary<string, string> _endedHolders = new(StringComparer.Ordinal);
 
     public int Checks { get; private set; }
@@ -101,7 +100,7 @@ internal sealed class InvariantChecker(SoakLayout layout)
             Check(outcome != "odd", "run-failed-oddly", run.InstanceId, () => $"{run.FailureDetails?.ErrorType}: {run.FailureDetails?.ErrorMessage}");
             var history = await store.GetHistoryAsync(run.InstanceId, executionId: null, cancellationToken);
             CheckTransitions(run.InstanceId, history, Check);
-            var replay = _replayer.Replay(run.InstanceId, history);
+            var replay = _replayer.Replay(history);
             Check(replay.IsDeterministic, "replay-diverged", run.InstanceId, replay.ToString);
         }
 
@@ -340,13 +339,5 @@ internal sealed class InvariantChecker(SoakLayout layout)
         }
         while (token is not null);
         return entities;
-    }
-
-    // Replay runs orchestration code only: nothing is resolved from services.
-    private sealed class EmptyServices : IServiceProvider
-    {
-        public static readonly EmptyServices Instance = new();
-
-        public object? GetService(Type serviceType) => null;
     }
 }

@@ -1,7 +1,11 @@
 using System.Text;
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Entities;
 
 namespace KataWorkflows.Engine.CrashHost;
+
+using EntityInstanceId = Microsoft.DurableTask.Entities.EntityInstanceId;
 
 /// <summary>
 /// The workflow the crash tests kill and resume: <see cref="Steps"/> sequential runs of the <see cref="StepActivity"/>
@@ -72,7 +76,7 @@ internal static class CrashWorkflow
             if (step == HangingStep && File.Exists(Path.Combine(markerDirectory, HangMarker)))
             {
                 // Hold the step open until the process is killed (or shut down, which hands the step back).
-                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                await Task.Delay(Timeout.Infinite, ActivityExecution.CancellationToken);
             }
 
             return step;

@@ -56,7 +56,7 @@ internal static class Program
                 o.Synchronous = SqliteSynchronousMode.Full;
             });
             engine.ConfigureWorker(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
-            CrashWorkflow.Register(engine.Registry, markers);
+            engine.AddTasks(tasks => CrashWorkflow.Register(tasks, markers));
         });
 
         using var host = builder.Build();

@@ -46,7 +46,7 @@ public sealed class ContinueAsNewTests
         {
             r.AddActivityFunc<string?, string?>("hold", async (ctx, _) =>
             {
-                await gate.PassAsync(ctx.CancellationToken);
+                await gate.PassAsync(ActivityExecution.CancellationToken);
                 return null;
             });
             r.AddOrchestratorFunc<int, string>("generations", async (ctx, generation) =>
@@ -102,7 +102,7 @@ public sealed class ContinueAsNewTests
         {
             r.AddActivityFunc<string?, string?>("hold", async (ctx, _) =>
             {
-                await gate.PassAsync(ctx.CancellationToken);
+                await gate.PassAsync(ActivityExecution.CancellationToken);
                 return null;
             });
             r.AddOrchestratorFunc<int, string>("carrier", async (ctx, generation) =>
@@ -119,7 +119,7 @@ public sealed class ContinueAsNewTests
                 {
                     return await ctx.WaitForExternalEvent<string>("extra", TimeSpan.FromMilliseconds(300));
                 }
-                catch (TimeoutException)
+                catch (TaskCanceledException)
                 {
                     return "lost";
                 }

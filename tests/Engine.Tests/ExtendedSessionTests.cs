@@ -132,11 +132,10 @@ public sealed class ExtendedSessionTests
         await using var harness = await EngineHarness.StartAsync(r => Register(r, starts));
         var id = await harness.ScheduleAsync("steps", 1, "terminated-run");
         await harness.WaitForHistoryAsync(id, h => h.Any(e => e.TimerFired is not null), "to fire its timer");
-        var executor = harness.Executor;
-        Assert.Equal(1, executor.Sessions);
+        Assert.Equal(1, harness.Sessions);
 
         await harness.Client.TerminateInstanceAsync(id, "enough", cancellation: harness.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await harness.WaitForCompletionAsync(id)).Status);
-        Assert.Equal(0, executor.Sessions);
+        Assert.Equal(0, harness.Sessions);
     }
 }

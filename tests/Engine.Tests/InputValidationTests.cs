@@ -1,8 +1,8 @@
-using Microsoft.DurableTask;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Tests.Harness;
 using KataWorkflows.Engine.Worker;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests;
 
@@ -79,7 +79,7 @@ public sealed class InputValidationTests
         var done = await harness.RunAsync("unknown-flow", 1);
 
         Assert.Equal(OrchestrationRuntimeStatus.Failed, done.Status);
-        Assert.Equal("OrchestratorNotFound", done.FailureDetails?.ErrorType);
+        Assert.Equal("OrchestratorTaskNotFound", done.FailureDetails?.ErrorType);
         Assert.Contains("'unknown-flow'", done.FailureDetails?.ErrorMessage, StringComparison.Ordinal);
         Assert.True(done.FailureDetails?.IsNonRetriable);
     }
@@ -96,7 +96,7 @@ public sealed class InputValidationTests
         Assert.Equal(OrchestrationRuntimeStatus.Failed, done.Status);
         Assert.Contains("'missing-activity'", done.FailureDetails?.ErrorMessage, StringComparison.Ordinal);
         var cause = Assert.IsType<FailureDetails>(done.FailureDetails?.InnerFailure);
-        Assert.Equal(typeof(ActivityNotFoundException).FullName, cause.ErrorType);
+        Assert.Equal("ActivityTaskNotFound", cause.ErrorType);
         Assert.Equal("No activity named 'missing-activity' is registered with this worker.", cause.ErrorMessage);
         var history = await harness.HistoryAsync(done.InstanceId);
         Assert.Equal(1, history.Count(Microsoft.DurableTask.Protobuf.HistoryEvent.EventTypeOneofCase.TaskScheduled));

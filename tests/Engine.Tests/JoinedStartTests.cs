@@ -1,6 +1,6 @@
-using Microsoft.DurableTask;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Tests.Harness;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests;
 

@@ -9,7 +9,7 @@ public sealed class PurgeTests
     private static void Register(DurableTaskRegistry r)
     {
         r.AddOrchestratorFunc<int, int>("ok", (ctx, x) => Task.FromResult(x));
-        r.AddOrchestratorFunc<int, int>("fails", (ctx, x) => throw new InvalidOperationException("no"));
+        r.AddOrchestratorFunc<int, int>("fails", (ctx, x) => Task.FromException<int>(new InvalidOperationException("no")));
         r.AddOrchestratorFunc<int, int>("waits", (ctx, x) => ctx.WaitForExternalEvent<int>("never"));
     }
 

@@ -1,7 +1,7 @@
-using Microsoft.DurableTask;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Tests.Harness;
 using Kind = Microsoft.DurableTask.Protobuf.HistoryEvent.EventTypeOneofCase;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests;
 

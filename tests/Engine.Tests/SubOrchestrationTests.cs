@@ -8,13 +8,13 @@ public sealed class SubOrchestrationTests
     private static void Register(DurableTaskRegistry r)
     {
         r.AddOrchestratorFunc<int, int>("child-square", (ctx, x) => Task.FromResult(x * x));
-        r.AddOrchestratorFunc<string, string>("child-broken", (ctx, why) => throw new InvalidOperationException($"child broke: {why}"));
+        r.AddOrchestratorFunc<string, string>("child-broken", (ctx, why) => Task.FromException<string>(new InvalidOperationException($"child broke: {why}")));
         r.AddOrchestratorFunc<int, int>("parent-square", async (ctx, x) => await ctx.CallSubOrchestratorAsync<int>("child-square", x) + 1);
         r.AddOrchestratorFunc<string, string>("parent-catching", async (ctx, why) =>
         {
             try
             {
-                return await ctx.CallSubOrchestratorAsync<string>("child-broken", why, new SubOrchestrationOptions(InstanceId: ctx.InstanceId + ":child"));
+                return await ctx.CallSubOrchestratorAsync<string>("child-broken", why, new SubOrchestrationOptions { InstanceId = ctx.InstanceId + ":child" });
             }
             catch (TaskFailedException ex)
             {

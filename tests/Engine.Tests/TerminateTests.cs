@@ -10,12 +10,12 @@ public sealed class TerminateTests
     {
         r.AddActivityFunc<string, string>("blocking", async (ctx, input) =>
         {
-            await gate.PassAsync(ctx.CancellationToken);
+            await gate.PassAsync(ActivityExecution.CancellationToken);
             return input + " done";
         });
         r.AddOrchestratorFunc<string, string>("worker", (ctx, input) => ctx.CallActivityAsync<string>("blocking", input));
         r.AddOrchestratorFunc<string, string>("parent", (ctx, input) =>
-            ctx.CallSubOrchestratorAsync<string>("worker", input, new SubOrchestrationOptions(InstanceId: ctx.InstanceId + ":child")));
+            ctx.CallSubOrchestratorAsync<string>("worker", input, new SubOrchestrationOptions { InstanceId = ctx.InstanceId + ":child" }));
     }
 
     [Fact]

@@ -85,7 +85,7 @@ internal static class Program
                 o.ShutdownTimeout = TimeSpan.FromSeconds(2);
                 o.ErrorBackoff = TimeSpan.FromMilliseconds(100);
             });
-            engine.Registry.AddSandboxOrchestrations().AddSandboxActivities();
+            engine.AddTasks(tasks => tasks.AddSandboxOrchestrations().AddSandboxActivities());
         });
 
         // Registered last, so the worker and the client get the store with the crash points.

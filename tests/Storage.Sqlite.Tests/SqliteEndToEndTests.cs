@@ -4,7 +4,7 @@ using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using DurableTaskRegistry = Microsoft.DurableTask.DurableTaskRegistry;
 
 namespace KataWorkflows.Storage.Sqlite.Tests;
 
@@ -33,7 +33,7 @@ public sealed class SqliteEndToEndTests
         await using (var store = SqliteOrchestrationStore.Create(db.Options()))
         {
             using var services = new ServiceCollection().BuildServiceProvider();
-            using var worker = new DurableTaskWorker(store, registry, services, Options.Create(new DurableTaskWorkerOptions()), NullLoggerFactory.Instance);
+            using var worker = StoreDurableTaskWorker.Create(registry, new StoreWorkerOptions(), store, services, NullLoggerFactory.Instance);
             await store.StartAsync(Ct);
             await worker.StartAsync(Ct);
             var client = new StoreDurableTaskClient(store);
@@ -63,6 +63,29 @@ public sealed class SqliteEndToEndTests
         var state = await backend.OpenAsync(Ct);
         Assert.Empty(state.ActiveInstances);
         Assert.Empty(state.Activities);
+    }
+
+    [Fact]
+    public async Task The_SDK_worker_built_by_AddDurableTaskEngine_runs_an_orchestration_on_SQLite()
+    {
+        using var db = new TempDatabase();
+        var services = new ServiceCollection();
+        services.AddDurableTaskEngine(b => b
+            .UseSqlite(o => o.Path = db.Path)
+            .AddTasks(r => r
+                .AddActivityFunc<int, int>("inc", (ctx, x) => Task.FromResult(x + 1))
+                .AddOrchestratorFunc<int, int>("wf", async (ctx, x) => await ctx.CallActivityAsync<int>("inc", await ctx.CallActivityAsync<int>("inc", x)))));
+        await using var provider = services.BuildServiceProvider();
+        var worker = Assert.IsType<StoreDurableTaskWorker>(Assert.Single(provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>()));
+        await worker.StartAsync(Ct);
+        var client = Assert.IsType<StoreDurableTaskClient>(provider.GetRequiredService<Microsoft.DurableTask.Client.DurableTaskClient>());
+        var id = await client.ScheduleNewOrchestrationInstanceAsync("wf", 1, cancellation: Ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        var done = await client.WaitForInstanceCompletionRecordAsync(id, true, timeout.Token);
+        await worker.StopAsync(CancellationToken.None);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.Status);
+        Assert.Equal("3", done.SerializedOutput);
     }
 
     [Fact]

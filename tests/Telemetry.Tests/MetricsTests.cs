@@ -19,7 +19,7 @@ public sealed class MetricsTests
                 await Task.Delay(TimeSpan.FromMilliseconds(60));
                 return x;
             })
-            .AddActivityFunc<int, int>("Boom", (_, _) => throw new InvalidOperationException("boom"))
+            .AddActivityFunc<int, int>("Boom", (_, _) => Task.FromException<int>(new InvalidOperationException("boom")))
             .AddOrchestratorFunc<bool, int>("Metered", async (ctx, fail) =>
             {
                 var x = await ctx.CallActivityAsync<int>("Slow", 1);

@@ -9,14 +9,14 @@ namespace KataWorkflows.Telemetry.Tests;
 /// <summary>Spans of client calls, orchestrations and activities, and the trace context the history keeps for them.</summary>
 public sealed class TracingTests
 {
-    private static void Register(KataWorkflows.Engine.DurableTaskRegistry r) => r
+    private static void Register(Microsoft.DurableTask.DurableTaskRegistry r) => r
         .AddActivityFunc<int, int>("Add", (_, x) => Task.FromResult(x + 1))
         .AddOrchestratorFunc<int, int>("Child", (ctx, x) => ctx.CallActivityAsync<int>("Add", x))
         .AddOrchestratorFunc<int, int>("Parent", async (ctx, x) =>
         {
             var a = await ctx.CallActivityAsync<int>("Add", x);
             var b = await ctx.CallActivityAsync<int>("Add", a);
-            return await ctx.CallSubOrchestratorAsync<int>("Child", b, new SubOrchestrationOptions { InstanceId = ctx.InstanceId + "-child" });
+            return await ctx.CallSubOrchestratorAsync<int>("Child", b, new Microsoft.DurableTask.SubOrchestrationOptions { InstanceId = ctx.InstanceId + "-child" });
         });
 
     [Fact]
@@ -142,7 +142,7 @@ public sealed class TracingTests
                 {
                     // The first attempt never finishes: the worker's shutdown cancels it, and it is run again after the restart.
                     firstAttempt.TrySetResult();
-                    await Task.Delay(Timeout.InfiniteTimeSpan, ctx.CancellationToken);
+                    await Task.Delay(Timeout.InfiniteTimeSpan, KataWorkflows.Engine.Worker.ActivityExecution.CancellationToken);
                 }
 
                 return x * 2;
@@ -169,7 +169,7 @@ public sealed class TracingTests
     {
         using var spans = new SpanCollector();
         await using var host = await SqliteEngineHost.StartAsync(r => r
-            .AddActivityFunc<int, int>("Boom", (_, _) => throw new InvalidOperationException("boom"))
+            .AddActivityFunc<int, int>("Boom", (_, _) => Task.FromException<int>(new InvalidOperationException("boom")))
             .AddOrchestratorFunc<int, int>("Fails", (ctx, x) => ctx.CallActivityAsync<int>("Boom", x)));
 
         await host.Client.ScheduleNewOrchestrationInstanceAsync("Fails", 1, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "fails" }, host.Token);

@@ -1,6 +1,7 @@
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask;
 
 namespace KataWorkflows.Activities.Faults;
 
@@ -9,12 +10,14 @@ internal sealed class FaultInjectingActivity(ITaskActivity inner, FaultInjector 
 {
     public Type InputType => inner.InputType;
 
+    public Type OutputType => inner.OutputType;
+
     public async Task<object?> RunAsync(TaskActivityContext context, object? input)
     {
         var sandboxId = SandboxIdOf(input);
-        await faults.InjectAsync(context.Name, sandboxId, FaultPoint.Before, context.CancellationToken).ConfigureAwait(false);
+        await faults.InjectAsync(context.Name.Name, sandboxId, FaultPoint.Before, ActivityExecution.CancellationToken).ConfigureAwait(false);
         var output = await inner.RunAsync(context, input).ConfigureAwait(false);
-        await faults.InjectAsync(context.Name, sandboxId, FaultPoint.After, context.CancellationToken).ConfigureAwait(false);
+        await faults.InjectAsync(context.Name.Name, sandboxId, FaultPoint.After, ActivityExecution.CancellationToken).ConfigureAwait(false);
         return output;
     }
 

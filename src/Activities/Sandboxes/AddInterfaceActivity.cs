@@ -1,4 +1,5 @@
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 
@@ -24,7 +25,7 @@ public sealed class AddInterfaceActivity(SandboxActivityServices services) : San
             endpoint = await CallAsync(context, id, ct => network.AddInterfaceAsync(id, input.Network, input.Interface, ct)).ConfigureAwait(false);
             return await CallAsync(context, id, ct => agent.UpdateInterfaceAsync(id, endpoint, ct)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!ActivityExecution.CancellationToken.IsCancellationRequested)
         {
             // Removing an endpoint that is not there is a no-op, so the undo is safe whatever got done.
             var undo = endpoint ?? input.Interface;

@@ -1,4 +1,5 @@
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 
@@ -37,7 +38,7 @@ public sealed class CreateContainersActivity(SandboxActivityServices services) :
                 });
             }
         }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!ActivityExecution.CancellationToken.IsCancellationRequested)
         {
             // The failed create may have got as far as the guest; removing a container that is not there is a no-op.
             foreach (var containerId in attempted)

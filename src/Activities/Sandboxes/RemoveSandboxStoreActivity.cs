@@ -1,4 +1,4 @@
-using KataWorkflows.Engine;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 
 namespace KataWorkflows.Activities.Sandboxes;

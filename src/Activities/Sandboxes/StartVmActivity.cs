@@ -1,4 +1,5 @@
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 
@@ -34,7 +35,7 @@ public sealed class StartVmActivity(SandboxActivityServices services) : SandboxA
                 return true;
             }).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!ActivityExecution.CancellationToken.IsCancellationRequested)
         {
             // The orchestration undoes this step only once it succeeded, so what it may have set up is torn down here
             // (destroying a guest sandbox or stopping a VM that is not there is a no-op).

@@ -1,4 +1,5 @@
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 
 namespace KataWorkflows.Activities.Sandboxes;
@@ -25,7 +26,7 @@ public sealed class StopVmActivity(SandboxActivityServices services) : SandboxAc
                 return true;
             }).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!ActivityExecution.CancellationToken.IsCancellationRequested)
         {
             Log.AgentDidNotStop(Logger, context.Name, id, ex);
         }

@@ -1,4 +1,4 @@
-using KataWorkflows.Engine;
+using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 

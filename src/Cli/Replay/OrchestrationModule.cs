@@ -1,19 +1,20 @@
 using System.Reflection;
 using System.Runtime.Loader;
-using KataWorkflows.Engine;
 using KataWorkflows.Orchestrations.Sandboxes;
+using Microsoft.DurableTask;
 
 namespace KataWorkflows.Cli.Replay;
 
 /// <summary>
 /// The orchestration code a history is replayed against: the sandbox orchestrations this CLI was built with, or a
-/// candidate build loaded from another assembly, registered by a public static method that takes a
-/// <see cref="DurableTaskRegistry"/> (e.g. <c>AddSandboxOrchestrations</c>, or a test's <c>Register</c>).
+/// candidate build loaded from another assembly, registered by a public static method that takes the Durable Task
+/// SDK's <see cref="DurableTaskRegistry"/> (e.g. <c>AddSandboxOrchestrations</c>, or a test's <c>Register</c>).
 /// </summary>
 public sealed class OrchestrationModule
 {
-    // Shared with the candidate so its registration method takes this process's registry type.
-    private static readonly string[] SharedPrefixes = ["KataWorkflows.Engine", "KataWorkflows.Protocol", "Google.Protobuf", "Microsoft.Extensions.", "System.", "Microsoft.CSharp", "netstandard", "mscorlib"];
+    // Shared with the candidate so its registration method takes this process's registry type (the SDK's and Core's
+    // assemblies too: the candidate's orchestrators run on this process's executor).
+    private static readonly string[] SharedPrefixes = ["KataWorkflows.Engine", "KataWorkflows.Protocol", "Microsoft.DurableTask.", "DurableTask.Core", "Newtonsoft.Json", "Google.Protobuf", "Microsoft.Extensions.", "System.", "Microsoft.CSharp", "netstandard", "mscorlib"];
 
     private OrchestrationModule(DurableTaskRegistry registry, string description)
     {
@@ -23,6 +24,9 @@ public sealed class OrchestrationModule
 
     /// <summary>The registered orchestrations.</summary>
     public DurableTaskRegistry Registry { get; }
+
+    /// <summary>The names of the registered orchestrators.</summary>
+    public IReadOnlyList<string> OrchestratorNames => [.. Registry.GetOrchestrators().Select(o => o.Key.Name)];
 
     /// <summary>Where the code came from, for messages.</summary>
     public string Description { get; }

@@ -67,6 +67,9 @@ public sealed class SdkActivityRunner
 #pragma warning restore CA1031
         {
             response.FailureDetails = CoreHistoryMapper.ToProtocol(new CoreFailure(e));
+
+            // Core's failure details know nothing of the marker; the recorded failure says it, as the engine's always did.
+            response.FailureDetails!.IsNonRetriable |= e is INonRetriable;
         }
 
         return response;

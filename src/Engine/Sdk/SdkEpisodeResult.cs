@@ -39,6 +39,20 @@ public sealed record SdkNonDeterminism(int EventIndex, P.HistoryEvent? Recorded,
     /// <inheritdoc/>
     public override string ToString() => $"event {EventIndex} recorded {RecordedDescription}; {Message}";
 
+    internal static string Describe(P.OrchestratorAction a)
+    {
+        var name = a.OrchestratorActionTypeCase switch
+        {
+            P.OrchestratorAction.OrchestratorActionTypeOneofCase.ScheduleTask => a.ScheduleTask.Name,
+            P.OrchestratorAction.OrchestratorActionTypeOneofCase.CreateSubOrchestration => a.CreateSubOrchestration.Name,
+            P.OrchestratorAction.OrchestratorActionTypeOneofCase.SendEvent => a.SendEvent.Name,
+            P.OrchestratorAction.OrchestratorActionTypeOneofCase.SendEntityMessage => a.SendEntityMessage.EntityMessageTypeCase.ToString(),
+            P.OrchestratorAction.OrchestratorActionTypeOneofCase.CreateTimer => a.CreateTimer.FireAt?.ToDateTime().ToString("o", System.Globalization.CultureInfo.InvariantCulture),
+            _ => null,
+        };
+        return name is null ? $"{a.OrchestratorActionTypeCase} #{a.Id}" : $"{a.OrchestratorActionTypeCase} #{a.Id} '{name}'";
+    }
+
     internal static string Describe(P.HistoryEvent e)
     {
         var name = e.EventTypeCase switch

@@ -45,6 +45,22 @@ public sealed class SdkOrchestrationRunner
         Mapper = new CoreHistoryMapper(options.MaximumTimerInterval);
     }
 
+    /// <summary>
+    /// A runner for offline replay over a registry, with the settings the store's worker runs them with (entity
+    /// support on, the engine's JSON converter, the SDK's maximum timer interval); orchestrators are created from no
+    /// services, as replay runs nothing else.
+    /// </summary>
+    public static SdkOrchestrationRunner ForReplay(Microsoft.DurableTask.DurableTaskRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var options = new SdkWorkerOptions
+        {
+            EnableEntitySupport = true,
+            DataConverter = new Microsoft.DurableTask.Converters.JsonDataConverter(Serialization.DataConverter.Default.Options),
+        };
+        return new SdkOrchestrationRunner(SdkTaskFactory.FromRegistry(registry), NoServices.Instance, options);
+    }
+
     /// <summary>The worker options the runner was made with.</summary>
     public SdkWorkerOptions Options { get; }
 
@@ -63,7 +79,76 @@ public sealed class SdkOrchestrationRunner
         IServiceProvider? services = null)
     {
         var episode = Prepare(pastEvents, newEvents, entityParameters, services);
-        return episode.Executor is null ? episode.NotFound! : Complete(episode, episode.Executor.Execute(), pastEvents, newEvents, replayed: true);
+        return episode.Executor is not { } executor
+            ? episode.NotFound!
+            : Execute(episode, executor.Execute, pastEvents, newEvents, replayed: true);
+    }
+
+    /// <summary>
+    /// Replays a recorded history (one execution, as stored or exported) against the current code, offline, with every
+    /// event past: nothing runs but the orchestration's code, and Core's non-determinism check says whether the code
+    /// still does what was recorded, or where it first diverges (the event's index in <paramref name="history"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The history has no <c>ExecutionStarted</c>, or an event cannot be mapped.</exception>
+    public ReplayResult Replay(IReadOnlyList<P.HistoryEvent> history, IServiceProvider? services = null)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var result = Run(history, [], entityParameters: null, services);
+        if (result.NonDeterminism is not { } divergence)
+        {
+            if (result.Completion is { OrchestrationStatus: P.OrchestrationStatus.Failed, FailureDetails.ErrorType: OrchestratorNotFoundErrorType } missing)
+            {
+                return ReplayResult.Diverged(0, SdkNonDeterminism.Describe(history[0]), missing.FailureDetails.ErrorMessage);
+            }
+
+            return CompareOutcome(history, result) ?? ReplayResult.Deterministic(history.Count);
+        }
+
+        var recorded = divergence.Recorded;
+        var produced = recorded is null ? null : result.Actions.FirstOrDefault(a => a.Id == recorded.EventId && a.CompleteOrchestration is null);
+        return ReplayResult.Diverged(
+            divergence.EventIndex,
+            divergence.RecordedDescription,
+            produced is null ? divergence.Message : $"{SdkNonDeterminism.Describe(produced)}: {divergence.Message}");
+    }
+
+    /// <summary>
+    /// Core checks what the code schedules, not how it ends; a finished history also records its outcome, and code
+    /// that now ends it otherwise (fails where it completed, completes where it continued as new) diverges there.
+    /// </summary>
+    private static ReplayResult? CompareOutcome(IReadOnlyList<P.HistoryEvent> history, SdkEpisodeResult result)
+    {
+        for (var i = history.Count - 1; i >= 0; i--)
+        {
+            (P.OrchestrationStatus? status, string? recorded) = history[i].EventTypeCase switch
+            {
+                P.HistoryEvent.EventTypeOneofCase.ExecutionCompleted => (history[i].ExecutionCompleted.OrchestrationStatus, "ExecutionCompleted"),
+                P.HistoryEvent.EventTypeOneofCase.ContinueAsNew => (P.OrchestrationStatus.ContinuedAsNew, "ContinueAsNew"),
+                _ => ((P.OrchestrationStatus?)null, (string?)null),
+            };
+            if (recorded is null)
+            {
+                continue;
+            }
+
+            // A terminated run's outcome was not the code's.
+            if (status == P.OrchestrationStatus.Terminated || history.Any(e => e.ExecutionTerminated is not null))
+            {
+                return null;
+            }
+
+            var produced = result.Completion;
+            return produced?.OrchestrationStatus == status
+                ? null
+                : ReplayResult.Diverged(
+                    i,
+                    $"{recorded} ({Name(status!.Value)})",
+                    produced is null ? "no completion (the code still waits)" : $"CompleteOrchestration ({Name(produced.OrchestrationStatus)})");
+        }
+
+        return null;
+
+        static string Name(P.OrchestrationStatus s) => s.ToString();
     }
 
     /// <summary>Starts an extended session: the orchestration's code stays in memory between episodes.</summary>
@@ -108,7 +193,7 @@ public sealed class SdkOrchestrationRunner
         }
 
         var parent = started.ParentInstance is { } p ? new SdkParent(p.Name ?? string.Empty, p.OrchestrationInstance?.InstanceId ?? string.Empty) : null;
-        var shim = _shims.CreateOrchestration(name, orchestrator, parent);
+        var shim = new ObservedOrchestration(_shims.CreateOrchestration(name, orchestrator, parent));
         var executor = new Core.TaskOrchestrationExecutor(
             state,
             shim,
@@ -118,12 +203,62 @@ public sealed class SdkOrchestrationRunner
         return new PreparedEpisode(state, events, shim, executor);
     }
 
+    /// <summary>
+    /// Runs Core's executor. Core lets some failures of the orchestration's own task escape instead of failing the
+    /// orchestration (a task that ended cancelled: an uncaught <see cref="OperationCanceledException"/>, as the SDK's
+    /// timed-out <c>WaitForExternalEvent</c> throws): the SDK's gRPC worker fails the orchestration with it, and so
+    /// does this, rather than abandon an episode that would fail the same way at every retry.
+    /// </summary>
+    internal static SdkEpisodeResult Execute(
+        PreparedEpisode episode, Func<Core.OrchestratorExecutionResult> execute, IReadOnlyList<P.HistoryEvent> pastEvents, IReadOnlyList<P.HistoryEvent> newEvents, bool replayed)
+    {
+        Core.OrchestratorExecutionResult result;
+        try
+        {
+            result = execute();
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
+        {
+            return Failed(ex.InnerExceptions[0]);
+        }
+#pragma warning disable CA1031 // Whatever escaped the orchestration's code is how it failed.
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            return Failed(ex);
+        }
+
+        return Complete(episode, result, pastEvents, newEvents, replayed);
+
+        SdkEpisodeResult Failed(Exception exception)
+        {
+            var failed = new P.OrchestratorAction
+            {
+                Id = -1,
+                CompleteOrchestration = new P.CompleteOrchestrationAction
+                {
+                    OrchestrationStatus = P.OrchestrationStatus.Failed,
+                    FailureDetails = CoreHistoryMapper.ToProtocol(new Core.FailureDetails(exception)),
+                },
+            };
+            return new SdkEpisodeResult([failed], null, null, replayed);
+        }
+    }
+
     internal static SdkEpisodeResult Complete(
         PreparedEpisode episode, Core.OrchestratorExecutionResult result, IReadOnlyList<P.HistoryEvent> pastEvents, IReadOnlyList<P.HistoryEvent> newEvents, bool replayed)
     {
         List<P.OrchestratorAction> actions = [];
         SdkNonDeterminism? nonDeterminism = null;
-        foreach (var action in result.Actions)
+        IEnumerable<CoreCommand.OrchestratorAction> coreActions = result.Actions;
+        if (!result.Actions.OfType<CoreCommand.OrchestrationCompleteOrchestratorAction>().Any()
+            && episode.Shim is ObservedOrchestration observed && observed.HeldBackCompletion() is { } completion)
+        {
+            // The function has ended while a task it gave up on is still open: the orchestration ends with it.
+            coreActions = result.Actions.Append(completion);
+        }
+
+        foreach (var action in coreActions)
         {
             actions.Add(CoreHistoryMapper.ToProtocol(action));
             if (replayed
@@ -167,6 +302,13 @@ public sealed class SdkOrchestrationRunner
         {
             EntityMessageReorderWindow = parameters?.EntityMessageReorderWindow?.ToTimeSpan() ?? TimeSpan.Zero,
         };
+    }
+
+    private sealed class NoServices : IServiceProvider
+    {
+        public static readonly NoServices Instance = new();
+
+        public object? GetService(Type serviceType) => null;
     }
 
     /// <summary>Past and new events as one sized sequence, so the mapped list is allocated once.</summary>

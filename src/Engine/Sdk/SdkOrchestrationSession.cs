@@ -46,7 +46,7 @@ public sealed class SdkOrchestrationSession
                     state.AddEvent(e);
                 }
 
-                result = SdkOrchestrationRunner.Complete(episode, executor.ExecuteNewEvents(), pastEvents, newEvents, replayed: false);
+                result = SdkOrchestrationRunner.Execute(episode, executor.ExecuteNewEvents, pastEvents, newEvents, replayed: false);
             }
             else
             {
@@ -60,7 +60,7 @@ public sealed class SdkOrchestrationSession
 
                 _episode = episode;
                 IsCompleted = false;
-                result = SdkOrchestrationRunner.Complete(episode, episode.Executor.Execute(), pastEvents, newEvents, replayed: true);
+                result = SdkOrchestrationRunner.Execute(episode, episode.Executor.Execute, pastEvents, newEvents, replayed: true);
             }
 
             Remember(pastEvents, newEvents, result);

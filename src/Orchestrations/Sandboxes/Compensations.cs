@@ -1,4 +1,5 @@
-using KataWorkflows.Engine;
+using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask;
 
 namespace KataWorkflows.Orchestrations.Sandboxes;
 
@@ -11,8 +12,14 @@ namespace KataWorkflows.Orchestrations.Sandboxes;
 /// </summary>
 public sealed class Compensations
 {
-    /// <summary>The retry policy of every compensation step.</summary>
-    public static readonly RetryPolicy Retry = new(maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromMilliseconds(200), backoffCoefficient: 2);
+    /// <summary>
+    /// The retry policy of every compensation step. A sandbox error (a refused precondition, a missing sandbox...) is
+    /// not retried: the SDK's policy retries every failure unless <see cref="RetryPolicy.HandleFailure"/> says no.
+    /// </summary>
+    public static readonly RetryPolicy Retry = new(maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromMilliseconds(200), backoffCoefficient: 2)
+    {
+        HandleFailure = failure => !failure.IsCausedBy<SandboxException>(),
+    };
 
     private readonly Stack<(string Name, Func<Task> Undo)> _steps = new();
 

@@ -1,5 +1,5 @@
-using KataWorkflows.Engine;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask.Entities;
 
 namespace KataWorkflows.Orchestrations.Sandboxes;
 
@@ -36,5 +36,5 @@ public sealed class SandboxEntity : TaskEntity<SandboxRecord?>
     }
 
     /// <inheritdoc />
-    protected override SandboxRecord? InitializeState(TaskEntityOperation operation) => null;
+    protected override SandboxRecord? InitializeState(TaskEntityOperation entityOperation) => null;
 }

@@ -1,5 +1,5 @@
-using KataWorkflows.Engine;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask;
 
 namespace KataWorkflows.Orchestrations.Sandboxes;
 

@@ -1,6 +1,6 @@
-using KataWorkflows.Engine;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask;
 
 namespace KataWorkflows.Orchestrations.Sandboxes;
 

@@ -218,7 +218,9 @@ internal sealed partial class SandboxSession
             Update(Record! with { State = SandboxState.Running });
             await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);
         }
-        catch (Exception ex) when (ex is not Engine.EntityLockMisuseException)
+        // The SDK reports misused critical sections (an entity outside the lock set, a nested section) as
+        // InvalidOperationException: that is a bug of this code, not a failed step to undo.
+        catch (Exception ex) when (ex is not InvalidOperationException)
         {
             // All or nothing: what this start did is undone and the record goes back to how it was.
             var outcome = await undo.RunAsync();

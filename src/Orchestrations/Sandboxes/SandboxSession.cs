@@ -1,6 +1,7 @@
-using KataWorkflows.Engine;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Entities;
 
 namespace KataWorkflows.Orchestrations.Sandboxes;
 

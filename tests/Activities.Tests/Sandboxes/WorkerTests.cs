@@ -6,8 +6,8 @@ using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Worker;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace KataWorkflows.Activities.Tests.Sandboxes;
 
@@ -90,11 +90,12 @@ public sealed class WorkerTests
             }
             catch (TaskFailedException ex)
             {
-                return $"{ex.FailureDetails.ErrorType}|{ex.FailureDetails.ErrorMessage}|{ex.FailureDetails.IsNonRetriable}";
+                return $"{ex.FailureDetails.ErrorType}|{ex.FailureDetails.ErrorMessage}";
             }
         });
 
-        Assert.Equal($"\"{typeof(InjectedFaultException).FullName}|injected fault at sandbox.startVM (1 of 1)|False\"", result.SerializedOutput);
+        Assert.Equal($"\"{typeof(InjectedFaultException).FullName}|injected fault at sandbox.startVM (1 of 1)\"", result.SerializedOutput);
+        Assert.Equal(0, result.NonRetriableFailures);
     }
 
     private static async Task<Outcome> RunAsync(TestServices services, Func<TaskOrchestrationContext, string, Task<string>> body)
@@ -102,7 +103,7 @@ public sealed class WorkerTests
         var registry = new DurableTaskRegistry().AddSandboxActivities();
         registry.AddOrchestratorFunc<string, string>("test", body);
         await using var store = OrchestrationStore.CreateInMemory();
-        using var worker = new DurableTaskWorker(store, registry, services.Provider, Options.Create(new DurableTaskWorkerOptions()), NullLoggerFactory.Instance);
+        using var worker = StoreDurableTaskWorker.Create(registry, new StoreWorkerOptions(), store, services.Provider, NullLoggerFactory.Instance);
         await store.StartAsync(Ct);
         await worker.StartAsync(Ct);
         try
@@ -113,7 +114,11 @@ public sealed class WorkerTests
             timeout.CancelAfter(TimeSpan.FromSeconds(30));
             var done = await client.WaitForInstanceCompletionRecordAsync(id, true, timeout.Token);
             var history = await client.GetHistoryAsync(id, cancellation: Ct);
-            return new Outcome(done.Status, done.SerializedOutput, history.Count(e => e.TaskScheduled is not null));
+            return new Outcome(
+                done.Status,
+                done.SerializedOutput,
+                history.Count(e => e.TaskScheduled is not null),
+                history.Count(e => e.TaskFailed?.FailureDetails.IsNonRetriable == true));
         }
         finally
         {
@@ -121,5 +126,5 @@ public sealed class WorkerTests
         }
     }
 
-    private sealed record Outcome(OrchestrationRuntimeStatus Status, string? SerializedOutput, int ActivitiesScheduled);
+    private sealed record Outcome(OrchestrationRuntimeStatus Status, string? SerializedOutput, int ActivitiesScheduled, int NonRetriableFailures);
 }

@@ -26,10 +26,10 @@ public sealed class EntityOperationTests
                     await ctx.Entities.CallEntityAsync(id, "Fail", "boom");
                     return "no failure";
                 }
-                catch (TaskFailedException ex)
+                catch (EntityOperationFailedException ex)
                 {
                     var after = await ctx.Entities.CallEntityAsync<int>(id, "Get");
-                    return $"{ex.TaskName}|{ex.FailureDetails.ErrorType}|{ex.FailureDetails.ErrorMessage}|{after}";
+                    return $"{ex.OperationName}|{ex.FailureDetails.ErrorType}|{ex.FailureDetails.ErrorMessage}|{after}";
                 }
             }));
 
@@ -59,7 +59,7 @@ public sealed class EntityOperationTests
                     await ctx.Entities.CallEntityAsync<int>(ledger, "overdraw");
                     error = "none";
                 }
-                catch (TaskFailedException ex)
+                catch (EntityOperationFailedException ex)
                 {
                     error = ex.FailureDetails.ErrorMessage;
                 }
@@ -84,9 +84,10 @@ public sealed class EntityOperationTests
         var done = await harness.RunAsync("counter-call", new CounterCall("f2", "Fail"));
 
         Assert.Equal(OrchestrationRuntimeStatus.Failed, done.Status);
-        Assert.Equal(typeof(TaskFailedException).FullName, done.FailureDetails?.ErrorType);
+        // The SDK throws EntityOperationFailedException into the code; its message carries the operation's failure.
+        Assert.Equal(typeof(EntityOperationFailedException).FullName, done.FailureDetails?.ErrorType);
         Assert.Contains("'Fail'", done.FailureDetails?.ErrorMessage, StringComparison.Ordinal);
-        Assert.Equal(typeof(InvalidOperationException).FullName, done.FailureDetails?.InnerFailure?.ErrorType);
+        Assert.Contains("@counter@f2", done.FailureDetails?.ErrorMessage, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -97,7 +98,8 @@ public sealed class EntityOperationTests
         var done = await harness.RunAsync("counter-call", new CounterCall("f3", "Multiply", 2));
 
         Assert.Equal(OrchestrationRuntimeStatus.Failed, done.Status);
-        Assert.Equal("Entity 'counter' has no operation named 'Multiply'.", done.FailureDetails?.InnerFailure?.ErrorMessage);
+        Assert.Equal(typeof(EntityOperationFailedException).FullName, done.FailureDetails?.ErrorType);
+        Assert.Contains("Operation 'Multiply' of entity '@counter@f3' failed", done.FailureDetails?.ErrorMessage, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -107,7 +109,7 @@ public sealed class EntityOperationTests
             r.AddOrchestratorFunc<string, int>("signal-then-call", async (ctx, key) =>
             {
                 var id = EntityTestApp.CounterId(key);
-                ctx.Entities.SignalEntity(id, "Add", 5);
+                await ctx.Entities.SignalEntityAsync(id, "Add", 5);
                 return await ctx.Entities.CallEntityAsync<int>(id, "Get");
             }));
         await harness.Client.Entities.SignalEntityAsync(EngineHarness.Sdk(EntityTestApp.CounterId("sc")), "Add", 2, cancellation: harness.Token);
@@ -173,7 +175,7 @@ public sealed class EntityOperationTests
 
         var locked = await harness.Client.Entities.GetEntityRecordAsync(id, includeState: true, harness.Token);
         Assert.NotNull(locked);
-        Assert.Equal(id, locked.Id);
+        Assert.Equal(EntityInstanceId.FromSdk(id), locked.Id);
         Assert.Equal("meta-holder", locked.LockedBy);
         Assert.Equal(section, locked.CriticalSectionId);
         Assert.Equal("1", locked.SerializedState);

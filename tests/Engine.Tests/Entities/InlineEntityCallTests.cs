@@ -29,7 +29,7 @@ public sealed class InlineEntityCallTests
                     await ctx.Entities.CallEntityAsync(id, "Fail", "no");
                     failure = "none";
                 }
-                catch (TaskFailedException ex)
+                catch (EntityOperationFailedException ex)
                 {
                     failure = ex.FailureDetails.ErrorMessage;
                 }

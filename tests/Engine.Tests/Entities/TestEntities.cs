@@ -2,6 +2,8 @@ using KataWorkflows.Engine.Tests.Harness;
 
 namespace KataWorkflows.Engine.Tests.Entities;
 
+using EntityInstanceId = Microsoft.DurableTask.Entities.EntityInstanceId;
+
 /// <summary>A number that operations add to.</summary>
 public sealed class Counter : TaskEntity<int>
 {
@@ -38,7 +40,7 @@ public sealed class Relay : TaskEntity<int>
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
         context.SignalEntity(new EntityInstanceId(EntityTestApp.Counter, request.CounterKey), "Add", request.Amount);
-        context.ScheduleNewOrchestration(EntityTestApp.ReadCounter, request.CounterKey, request.OrchestrationId);
+        context.ScheduleNewOrchestration(EntityTestApp.ReadCounter, request.CounterKey, new StartOrchestrationOptions(request.OrchestrationId));
         return ++State;
     }
 }
@@ -52,11 +54,11 @@ public sealed class RawLedger : ITaskEntity
     public ValueTask<object?> RunAsync(TaskEntityOperation operation)
     {
         ArgumentNullException.ThrowIfNull(operation);
-        var balance = operation.State.HasState ? (int)operation.State.GetState(typeof(int))! : 0;
+        var balance = operation.State.HasState ? operation.State.GetState<int>() : 0;
         switch (operation.Name)
         {
             case "deposit":
-                balance += (int)operation.GetInput(typeof(int))!;
+                balance += operation.GetInput<int>();
                 operation.State.SetState(balance);
                 return ValueTask.FromResult<object?>(balance);
             case "overdraw":
@@ -129,18 +131,19 @@ public static class EntityTestApp
 
         r.AddActivityFunc<string, string>("blocking", async (ctx, input) =>
         {
-            await gate.PassAsync(ctx.CancellationToken);
+            await gate.PassAsync(ActivityExecution.CancellationToken);
             return input;
         });
         r.AddActivityFunc<string, string>("critical-work", async (ctx, who) =>
         {
-            await overlaps.RunAsync(() => who.StartsWith("hold", StringComparison.Ordinal) ? gate.PassAsync(ctx.CancellationToken) : Task.CompletedTask);
+            await overlaps.RunAsync(() => who.StartsWith("hold", StringComparison.Ordinal) ? gate.PassAsync(ActivityExecution.CancellationToken) : Task.CompletedTask);
             return who;
         });
-        r.AddActivityFunc<string, string>("explode", (ctx, _) => throw new InvalidOperationException("activity exploded"));
+        r.AddActivityFunc<string, string>("explode", (ctx, _) => Task.FromException<string>(new InvalidOperationException("activity exploded")));
 
-        r.AddOrchestratorFunc<CounterCall, int>("counter-call", (ctx, call) =>
-            ctx.Entities.CallEntityAsync<int>(CounterId(call.Key), call.Operation, call.Input));
+        r.AddOrchestratorFunc<CounterCall, int>("counter-call", async (ctx, call) =>
+            // An operation without a result (delete) answers null; the SDK reads null as no value, not as 0.
+            (await ctx.Entities.CallEntityAsync<int?>(CounterId(call.Key), call.Operation, call.Input)) ?? 0);
         r.AddOrchestratorFunc<string, int>(ReadCounter, (ctx, key) => ctx.Entities.CallEntityAsync<int>(CounterId(key), "Get"));
 
         // Locks a counter, adds one, waits at the gate inside the critical section, adds one more.

@@ -1,12 +1,13 @@
-using Microsoft.DurableTask;
-using KataWorkflows.Engine.Execution;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Worker;
 using Microsoft.DurableTask.Protobuf;
+using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
+using DurableTaskRegistry = Microsoft.DurableTask.DurableTaskRegistry;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests.Harness;
 
@@ -17,7 +18,7 @@ public sealed class HarnessOptions
     public bool StartWorker { get; set; } = true;
 
     /// <summary>Adjusts the worker's options (concurrency, backoff).</summary>
-    public Action<DurableTaskWorkerOptions>? ConfigureWorker { get; set; }
+    public Action<StoreWorkerOptions>? ConfigureWorker { get; set; }
 
     /// <summary>The clock of the store, the worker and the client; the system clock when null.</summary>
     public TimeProvider? EngineTime { get; set; }
@@ -30,7 +31,9 @@ public sealed class HarnessOptions
 }
 
 /// <summary>
-/// A store, a worker and a client over one <see cref="InMemoryStoreBackend"/>. <see cref="RestartAsync"/> stops the
+/// A store, the SDK's worker over it (built as production builds it: <c>AddDurableTaskWorker(b =>
+/// b.AddTasks(...).UseStore())</c>, so tasks come from the SDK's own factory) and a client over one
+/// <see cref="InMemoryStoreBackend"/>. <see cref="RestartAsync"/> stops the
 /// worker, disposes the store and opens a new store over the same backend, which is what a process restart looks
 /// like to the engine; it may bring a different registry ("new code").
 /// </summary>
@@ -38,9 +41,10 @@ public sealed class EngineHarness : IAsyncDisposable
 {
     private readonly HarnessOptions _options;
     private readonly CancellationTokenSource _timeout;
-    private readonly ServiceProvider _services = new ServiceCollection().BuildServiceProvider();
     private readonly ILoggerFactory _loggerFactory;
-    private DurableTaskWorker? _worker;
+    private Action<DurableTaskRegistry> _tasks = _ => { };
+    private ServiceProvider? _services;
+    private StoreDurableTaskWorker? _worker;
 
     private EngineHarness(HarnessOptions options)
     {
@@ -68,8 +72,6 @@ public sealed class EngineHarness : IAsyncDisposable
     /// <summary>A client over the current store.</summary>
     public StoreDurableTaskClient Client { get; private set; }
 
-    /// <summary>The current registry.</summary>
-    public DurableTaskRegistry Registry { get; private set; } = new();
 
     /// <summary>Everything logged by the engine and by orchestrations.</summary>
     public CapturingLoggerProvider Logs { get; } = new();
@@ -77,8 +79,8 @@ public sealed class EngineHarness : IAsyncDisposable
     /// <summary>Cancelled when the test's time budget is spent (or the test run is cancelled).</summary>
     public CancellationToken Token => _timeout.Token;
 
-    /// <summary>The running worker's episode executor.</summary>
-    public OrchestrationExecutor Executor => _worker?.Executor ?? throw new InvalidOperationException("The worker is not running.");
+    /// <summary>Orchestrations whose code the running worker keeps in memory between episodes (extended sessions).</summary>
+    public int Sessions => _worker?.Sessions ?? throw new InvalidOperationException("The worker is not running.");
 
     /// <summary>Opens a store over a new backend and starts a worker running what <paramref name="configure"/> registers.</summary>
     public static async Task<EngineHarness> StartAsync(Action<DurableTaskRegistry> configure, Action<HarnessOptions>? options = null)
@@ -127,9 +129,21 @@ public sealed class EngineHarness : IAsyncDisposable
             return;
         }
 
-        var options = new DurableTaskWorkerOptions { ErrorBackoff = TimeSpan.FromMilliseconds(100) };
-        _options.ConfigureWorker?.Invoke(options);
-        _worker = new DurableTaskWorker(Observed, Registry, _services, Options.Create(options), _loggerFactory, timeProvider: _options.EngineTime);
+        var services = new ServiceCollection();
+        services.AddSingleton(_loggerFactory);
+        services.AddSingleton<IOrchestrationStore>(Observed);
+        if (_options.EngineTime is { } time)
+        {
+            services.AddSingleton(time);
+        }
+
+        services.AddDurableTaskWorker(b => b.AddTasks(_tasks).UseStore(o =>
+        {
+            o.ErrorBackoff = TimeSpan.FromMilliseconds(100);
+            _options.ConfigureWorker?.Invoke(o);
+        }));
+        _services = services.BuildServiceProvider();
+        _worker = (StoreDurableTaskWorker)_services.GetServices<IHostedService>().Single(s => s is StoreDurableTaskWorker);
         await _worker.StartAsync(Token);
     }
 
@@ -140,14 +154,14 @@ public sealed class EngineHarness : IAsyncDisposable
         {
             _worker = null;
             await worker.StopAsync(CancellationToken.None);
-            worker.Dispose();
+            await _services!.DisposeAsync();
+            _services = null;
         }
     }
 
     private async Task OpenAsync(Action<DurableTaskRegistry> configure)
     {
-        Registry = new DurableTaskRegistry();
-        configure(Registry);
+        _tasks = configure;
         await Store.StartAsync(Token);
         if (_options.StartWorker)
         {
@@ -244,7 +258,6 @@ public sealed class EngineHarness : IAsyncDisposable
     {
         await StopAsync();
         await Store.DisposeAsync();
-        await _services.DisposeAsync();
         _loggerFactory.Dispose();
         _timeout.Dispose();
     }

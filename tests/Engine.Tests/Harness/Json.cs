@@ -1,3 +1,4 @@
+using DataConverter = KataWorkflows.Engine.Serialization.DataConverter;
 using KataWorkflows.Engine.Serialization;
 
 namespace KataWorkflows.Engine.Tests.Harness;

@@ -5,6 +5,8 @@ using static KataWorkflows.Engine.Tests.Sdk.ProtocolEvents;
 using CoreCommand = DurableTask.Core.Command;
 using CoreHistory = DurableTask.Core.History;
 
+using TaskFailureDetails = Microsoft.DurableTask.Protobuf.TaskFailureDetails;
+
 namespace KataWorkflows.Engine.Tests.Sdk;
 
 public sealed class CoreHistoryMapperTests

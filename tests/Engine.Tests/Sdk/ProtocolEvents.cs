@@ -1,6 +1,8 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.DurableTask.Protobuf;
 
+using TaskFailureDetails = Microsoft.DurableTask.Protobuf.TaskFailureDetails;
+
 namespace KataWorkflows.Engine.Tests.Sdk;
 
 /// <summary>Hand-written protocol history events, as the store would record or deliver them.</summary>

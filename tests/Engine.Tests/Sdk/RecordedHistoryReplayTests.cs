@@ -85,7 +85,7 @@ public sealed class RecordedHistoryReplayTests
             {
                 var a = new EntityInstanceId("counter", "a");
                 var b = new EntityInstanceId("counter", "b");
-                ctx.Entities.SignalEntity(b, "add", 1);
+                await ctx.Entities.SignalEntityAsync(b, "add", 1);
                 var value = await ctx.Entities.CallEntityAsync<int>(a, "add", 6);
                 await using (await ctx.Entities.LockEntitiesAsync(b, a))
                 {

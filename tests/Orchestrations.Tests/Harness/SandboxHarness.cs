@@ -17,7 +17,7 @@ using EntityMetadata = KataWorkflows.Engine.EntityMetadata;
 using Ops = KataWorkflows.Orchestrations.Sandboxes.SandboxOrchestrations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
+using DurableTaskRegistry = Microsoft.DurableTask.DurableTaskRegistry;
 
 namespace KataWorkflows.Orchestrations.Tests.Harness;
 
@@ -40,7 +40,7 @@ public sealed class SandboxHarnessOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Adjusts the worker's options.</summary>
-    public Action<DurableTaskWorkerOptions>? ConfigureWorker { get; set; }
+    public Action<StoreWorkerOptions>? ConfigureWorker { get; set; }
 
     /// <summary>Adds or replaces services after the harness's own (e.g. a driver in place of the recording one).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; set; }
@@ -58,7 +58,7 @@ public sealed class SandboxHarness : IAsyncDisposable
     private readonly string _directory;
     private readonly InMemoryStoreBackend? _memory;
     private readonly System.Threading.Channels.Channel<FaultStrike> _strikes = System.Threading.Channels.Channel.CreateUnbounded<FaultStrike>();
-    private DurableTaskWorker? _worker;
+    private StoreDurableTaskWorker? _worker;
 
     private SandboxHarness(SandboxHarnessOptions options)
     {
@@ -354,9 +354,9 @@ public sealed class SandboxHarness : IAsyncDisposable
 
     private async Task StartWorkerAsync()
     {
-        var options = new DurableTaskWorkerOptions { ErrorBackoff = TimeSpan.FromMilliseconds(100), ShutdownTimeout = TimeSpan.FromSeconds(5) };
+        var options = new StoreWorkerOptions { ErrorBackoff = TimeSpan.FromMilliseconds(100), ShutdownTimeout = TimeSpan.FromSeconds(5) };
         _options.ConfigureWorker?.Invoke(options);
-        _worker = new DurableTaskWorker(Log, Registry, Services, Options.Create(options), Services.GetRequiredService<ILoggerFactory>());
+        _worker = StoreDurableTaskWorker.Create(Registry, options, Log, Services, Services.GetRequiredService<ILoggerFactory>());
         await _worker.StartAsync(Token);
     }
 

@@ -5,7 +5,7 @@ using KataWorkflows.Engine.Worker;
 using KataWorkflows.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using DurableTaskRegistry = Microsoft.DurableTask.DurableTaskRegistry;
 
 namespace KataWorkflows.Telemetry.Tests.Harness;
 
@@ -19,10 +19,10 @@ public sealed class SqliteEngineHost : IAsyncDisposable
     private readonly ServiceProvider _services = new ServiceCollection().BuildServiceProvider();
     private readonly CancellationTokenSource _timeout;
     private readonly Action<DurableTaskRegistry> _configure;
-    private readonly Action<DurableTaskWorkerOptions>? _configureWorker;
-    private DurableTaskWorker? _worker;
+    private readonly Action<StoreWorkerOptions>? _configureWorker;
+    private StoreDurableTaskWorker? _worker;
 
-    private SqliteEngineHost(Action<DurableTaskRegistry> configure, Action<DurableTaskWorkerOptions>? configureWorker)
+    private SqliteEngineHost(Action<DurableTaskRegistry> configure, Action<StoreWorkerOptions>? configureWorker)
     {
         _configure = configure;
         _configureWorker = configureWorker;
@@ -44,7 +44,7 @@ public sealed class SqliteEngineHost : IAsyncDisposable
 
     /// <summary>Opens a store over a new file; starts a worker unless <paramref name="startWorker"/> is false.</summary>
     public static async Task<SqliteEngineHost> StartAsync(
-        Action<DurableTaskRegistry> configure, bool startWorker = true, Action<DurableTaskWorkerOptions>? configureWorker = null)
+        Action<DurableTaskRegistry> configure, bool startWorker = true, Action<StoreWorkerOptions>? configureWorker = null)
     {
         var host = new SqliteEngineHost(configure, configureWorker);
         await host.Store.StartAsync(host.Token);
@@ -61,9 +61,9 @@ public sealed class SqliteEngineHost : IAsyncDisposable
     {
         var registry = new DurableTaskRegistry();
         _configure(registry);
-        var options = new DurableTaskWorkerOptions { ErrorBackoff = TimeSpan.FromMilliseconds(100), IdlePollInterval = TimeSpan.FromMilliseconds(200) };
+        var options = new StoreWorkerOptions { ErrorBackoff = TimeSpan.FromMilliseconds(100), IdlePollInterval = TimeSpan.FromMilliseconds(200) };
         _configureWorker?.Invoke(options);
-        _worker = new DurableTaskWorker(Store, registry, _services, Options.Create(options), NullLoggerFactory.Instance);
+        _worker = StoreDurableTaskWorker.Create(registry, options, Store, _services, NullLoggerFactory.Instance);
         await _worker.StartAsync(Token);
     }
 

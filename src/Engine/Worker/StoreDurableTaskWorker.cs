@@ -1,71 +1,107 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using KataWorkflows.Engine.Execution;
-using KataWorkflows.Engine.Serialization;
+using KataWorkflows.Engine.Sdk;
 using KataWorkflows.Engine.Storage;
 using Microsoft.DurableTask.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SdkFactory = Microsoft.DurableTask.Worker.IDurableTaskFactory;
+using SdkShimFactory = Microsoft.DurableTask.Worker.Shims.DurableTaskShimFactory;
+using SdkWorker = Microsoft.DurableTask.Worker.Hosting.DurableTaskWorker;
 using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 
 namespace KataWorkflows.Engine.Worker;
 
 /// <summary>
-/// Runs orchestration episodes, activities and entity batches from a store, each kind with its own concurrency
-/// limit. Work is held under leases that are renewed while it runs; work a dead worker held goes to the next one
+/// The Durable Task SDK's worker over the store, in process: the build target of
+/// <c>AddDurableTaskWorker(b => b.AddTasks(...).UseStore())</c>. It runs orchestration episodes, activities and
+/// entity batches from the store, each kind with its own concurrency limit, through the SDK's own pieces
+/// (<see cref="SdkOrchestrationRunner"/> over DurableTask.Core's executor, with extended sessions;
+/// <see cref="SdkActivityRunner"/>; <see cref="SdkEntityRunner"/>) and the task factory the SDK built from the
+/// registry. Work is held under leases that are renewed while it runs; work a dead worker held goes to the next one
 /// when its lease expires. On shutdown the worker stops taking work, cancels running activities (they run again
 /// later) and waits for episodes in flight.
 /// </summary>
-public sealed class DurableTaskWorker : BackgroundService
+public sealed class StoreDurableTaskWorker : SdkWorker
 {
     // Entity calls one work item may run inside its episodes before it commits (each adds an episode to its checkpoint).
     private const int MaxInlineEntityCalls = 32;
 
     private readonly IOrchestrationStore _store;
-    private readonly DurableTaskWorkerOptions _options;
+    private readonly StoreWorkerOptions _options;
     private readonly IServiceProvider _services;
-    private readonly DurableTaskRegistry _registry;
-    private readonly DataConverter _converter;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly OrchestrationExecutor _orchestrations;
+    private readonly SdkOrchestrationRunner _orchestrations;
+    private readonly SdkActivityRunner _activities;
+    private readonly SdkEntityRunner _entities;
+    private readonly ConcurrentDictionary<string, SdkOrchestrationSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<object, byte> _inFlight = new();
     private readonly SemaphoreSlim[] _slots;
     private readonly CancellationTokenSource _activityShutdown = new();
 
-    /// <summary>Creates a worker.</summary>
-    public DurableTaskWorker(
+    /// <summary>Creates a worker (the SDK's worker builder does, with the name and the factory it built from the registry).</summary>
+    /// <param name="name">The worker builder's name; it selects the named options.</param>
+    /// <param name="factory">The SDK's task factory over the registered orchestrators, activities and entities.</param>
+    /// <param name="options">The worker options (named by <paramref name="name"/>).</param>
+    /// <param name="store">The store the work comes from.</param>
+    /// <param name="services">Services the tasks are created from; activities and entity batches get a scope each.</param>
+    /// <param name="loggerFactory">Loggers of the worker and of the orchestrations' replay-safe loggers.</param>
+    /// <param name="timeProvider">The clock; the system's by default.</param>
+    public StoreDurableTaskWorker(
+        string name,
+        SdkFactory factory,
+        IOptionsMonitor<StoreWorkerOptions> options,
         IOrchestrationStore store,
-        DurableTaskRegistry registry,
         IServiceProvider services,
-        IOptions<DurableTaskWorkerOptions> options,
         ILoggerFactory loggerFactory,
-        DataConverter? converter = null,
         TimeProvider? timeProvider = null)
+        : base(name, factory)
     {
+        ArgumentNullException.ThrowIfNull(factory);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         _store = store;
-        _registry = registry;
         _services = services;
-        _options = options.Value;
+        _options = options.Get(name);
         _options.Validate();
-        _converter = converter ?? DataConverter.Default;
         _time = timeProvider ?? TimeProvider.System;
-        _logger = loggerFactory.CreateLogger<DurableTaskWorker>();
+        _logger = loggerFactory.CreateLogger<StoreDurableTaskWorker>();
         _slots =
         [
             new SemaphoreSlim(_options.MaxConcurrentOrchestrations, _options.MaxConcurrentOrchestrations),
             new SemaphoreSlim(_options.MaxConcurrentActivities, _options.MaxConcurrentActivities),
             new SemaphoreSlim(_options.MaxConcurrentEntities, _options.MaxConcurrentEntities),
         ];
-        _orchestrations = new OrchestrationExecutor(registry, services, _converter, loggerFactory) { MaxSessions = _options.MaxOrchestrationSessions };
+        _orchestrations = new SdkOrchestrationRunner(factory, services, _options, loggerFactory);
+        var shims = new SdkShimFactory(_options, loggerFactory);
+        _activities = new SdkActivityRunner(factory, services, shims);
+        _entities = new SdkEntityRunner(factory, services, shims);
     }
 
-    /// <summary>The executor that runs this worker's episodes (tests read its sessions).</summary>
-    internal OrchestrationExecutor Executor => _orchestrations;
+    /// <summary>
+    /// A worker over a registry, for tools and tests that bring their own services (the host builds its worker with
+    /// <c>AddDurableTaskWorker(b => b.AddTasks(...).UseStore())</c>, which passes the SDK's own factory): the tasks
+    /// come from <see cref="SdkTaskFactory.FromRegistry"/> and are created from <paramref name="services"/>.
+    /// </summary>
+    public static StoreDurableTaskWorker Create(
+        Microsoft.DurableTask.DurableTaskRegistry registry,
+        StoreWorkerOptions options,
+        IOrchestrationStore store,
+        IServiceProvider services,
+        ILoggerFactory loggerFactory,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(options);
+        return new StoreDurableTaskWorker(
+            Options.DefaultName, SdkTaskFactory.FromRegistry(registry), new FixedOptions(options), store, services, loggerFactory, timeProvider);
+    }
+
+    /// <summary>Orchestrations whose code waits in memory for their next episode (extended sessions).</summary>
+    internal int Sessions => _sessions.Count;
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -231,7 +267,7 @@ public sealed class DurableTaskWorker : BackgroundService
             if (!ActionApplier.TryTerminate(workItem, now, out var checkpoint))
             {
                 var episode = ActionApplier.OpenEpisode(workItem, now);
-                var response = _orchestrations.Execute(workItem.InstanceId, workItem.PastEvents, episode);
+                var response = Execute(workItem.InstanceId, workItem.PastEvents, episode);
                 if (traced)
                 {
                     EngineTelemetry.PropagateTo(response, workItem.InstanceId, orchestrationSpan);
@@ -244,7 +280,7 @@ public sealed class DurableTaskWorker : BackgroundService
             else
             {
                 // Terminated without running its code: the code waiting in memory will never go on.
-                _orchestrations.EndSession(workItem.InstanceId);
+                _sessions.TryRemove(workItem.InstanceId, out _);
             }
 
             // One activity and a free activity slot: this task runs it next, so nobody needs to be woken for it.
@@ -271,6 +307,7 @@ public sealed class DurableTaskWorker : BackgroundService
         catch (LeaseLostException)
         {
             Log.LeaseLost(_logger, workItem.InstanceId);
+            _sessions.TryRemove(workItem.InstanceId, out _);
             await AbandonEntityLeasesAsync(entityLeases).ConfigureAwait(false);
 
             // The lease lost may have been an entity's: the episode runs again (a no-op when its own lease is gone).
@@ -279,6 +316,7 @@ public sealed class DurableTaskWorker : BackgroundService
         catch (Exception ex)
         {
             Log.EpisodeAbandoned(_logger, workItem.InstanceId, ex);
+            _sessions.TryRemove(workItem.InstanceId, out _);
             await AbandonEntityLeasesAsync(entityLeases).ConfigureAwait(false);
             await _store.AbandonOrchestrationAsync(workItem, _options.ErrorBackoff, CancellationToken.None).ConfigureAwait(false);
         }
@@ -324,7 +362,7 @@ public sealed class DurableTaskWorker : BackgroundService
             var following = new OrchestrationWorkItem(
                 checkpoint.Metadata, [.. workItem.PastEvents, .. checkpoint.NewHistory], [answer], workItem.LeaseToken, []);
             var episode = ActionApplier.OpenEpisode(following, now);
-            var executed = _orchestrations.Execute(workItem.InstanceId, following.PastEvents, episode);
+            var executed = Execute(workItem.InstanceId, following.PastEvents, episode);
             if (traced)
             {
                 EngineTelemetry.PropagateTo(executed, workItem.InstanceId, span);
@@ -469,31 +507,41 @@ public sealed class DurableTaskWorker : BackgroundService
         var started = Stopwatch.GetTimestamp();
         var result = new HistoryEvent { EventId = -1 };
         var token = _activityShutdown.Token;
-        try
+        ActivityResponse response;
+        var scope = _services.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
         {
-            var scope = _services.CreateAsyncScope();
-            await using var scopeDisposal = scope.ConfigureAwait(false);
-            if (!_registry.TryCreateActivity(request.Name, scope.ServiceProvider, out var activity))
+            using (ActivityExecution.Enter(request.TaskId, token))
             {
-                throw new ActivityNotFoundException(request.Name);
+                try
+                {
+                    response = await _activities.RunAsync(request, scope.ServiceProvider, CancellationToken.None).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // An activity that cannot even be created (a missing service...) fails its task, as one that throws does.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    response = new ActivityResponse { TaskId = request.TaskId, FailureDetails = FailureDetails.FromException(ex).ToProto() };
+                }
+            }
+        }
+
+        if (response.FailureDetails is { } failure)
+        {
+            if (token.IsCancellationRequested && IsCancellation(failure))
+            {
+                Log.ActivityInterrupted(_logger, workItem.InstanceId, request.Name, request.TaskId);
+                await _store.AbandonActivityAsync(workItem, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+                return null;
             }
 
-            var input = _converter.Deserialize(request.Input, activity!.InputType);
-            var output = await activity.RunAsync(
-                new TaskActivityContext(request.Name, workItem.InstanceId, request.TaskId, token), input).ConfigureAwait(false);
-            result.TaskCompleted = new TaskCompletedEvent { TaskScheduledId = request.TaskId, Result = _converter.Serialize(output) };
+            span?.SetStatus(ActivityStatusCode.Error, failure.ErrorMessage);
+            span?.SetTag(EngineTelemetry.ErrorTypeTag, failure.ErrorType);
+            result.TaskFailed = new TaskFailedEvent { TaskScheduledId = request.TaskId, FailureDetails = failure };
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        else
         {
-            Log.ActivityInterrupted(_logger, workItem.InstanceId, request.Name, request.TaskId);
-            await _store.AbandonActivityAsync(workItem, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-            return null;
-        }
-        catch (Exception ex)
-        {
-            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            span?.SetTag(EngineTelemetry.ErrorTypeTag, ex.GetType().FullName);
-            result.TaskFailed = new TaskFailedEvent { TaskScheduledId = request.TaskId, FailureDetails = FailureDetails.FromException(ex).ToProto() };
+            result.TaskCompleted = new TaskCompletedEvent { TaskScheduledId = request.TaskId, Result = response.Result };
         }
 
         result.Timestamp = Timestamp.FromDateTime(_time.GetUtcNow().UtcDateTime);
@@ -543,10 +591,57 @@ public sealed class DurableTaskWorker : BackgroundService
     /// <summary>Runs an entity batch with its own service scope (entities may take scoped services).</summary>
     private async Task<EntityBatchResult> ExecuteEntityAsync(EntityWorkItem workItem)
     {
+        var request = new EntityRequest { InstanceId = workItem.InstanceId, EntityState = workItem.Entity.SerializedState };
+        request.OperationRequests.AddRange(workItem.Operations);
         var scope = _services.CreateAsyncScope();
         await using var scopeDisposal = scope.ConfigureAwait(false);
-        return await new EntityExecutor(_registry, scope.ServiceProvider, _converter, _time).ExecuteAsync(workItem).ConfigureAwait(false);
+        return await _entities.RunAsync(request, scope.ServiceProvider, CancellationToken.None).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Runs an episode through the SDK: in the instance's extended session when there is one and the history goes on
+    /// from what it saw, else by replaying the history. A replay that contradicts its history fails the orchestration
+    /// with DurableTask.Core's non-determinism failure, whose message gets the index of the history event and what it
+    /// recorded.
+    /// </summary>
+    private OrchestratorResponse Execute(string instanceId, IReadOnlyList<HistoryEvent> pastEvents, IReadOnlyList<HistoryEvent> newEvents)
+    {
+        SdkEpisodeResult result;
+        if (_options.MaxOrchestrationSessions == 0)
+        {
+            result = _orchestrations.Run(pastEvents, newEvents);
+        }
+        else
+        {
+            // Taking the session out makes its use exclusive; it goes back only if the code can go on.
+            var session = _sessions.TryRemove(instanceId, out var kept) ? kept : _orchestrations.CreateSession();
+            result = session.RunEpisode(pastEvents, newEvents);
+            if (!session.IsCompleted)
+            {
+                // Full: an arbitrary session makes room (its code replays its history at its next episode).
+                if (_sessions.Count >= _options.MaxOrchestrationSessions && _sessions.Keys.FirstOrDefault() is { } evicted)
+                {
+                    _sessions.TryRemove(evicted, out _);
+                }
+
+                _sessions[instanceId] = session;
+            }
+        }
+
+        if (result.NonDeterminism is { } divergence && result.Completion?.FailureDetails is { } failure)
+        {
+            failure.ErrorMessage = $"{failure.ErrorMessage} (history event #{divergence.EventIndex}: {divergence.RecordedDescription})";
+            failure.IsNonRetriable = true;
+
+            // Core hands back what the changed code scheduled before it diverged as well; none of it may run.
+            result = result with { Actions = [.. result.Actions.Where(a => a.CompleteOrchestration is not null)] };
+        }
+
+        return result.ToResponse(instanceId);
+    }
+
+    private static bool IsCancellation(TaskFailureDetails failure) =>
+        failure.ErrorType is "System.OperationCanceledException" or "System.Threading.Tasks.TaskCanceledException";
 
     private async Task RenewLeasesAsync(CancellationToken stoppingToken)
     {
@@ -566,14 +661,13 @@ public sealed class DurableTaskWorker : BackgroundService
             // Shutting down.
         }
     }
-}
 
-/// <summary>An activity name that no registered activity has.</summary>
-public sealed class ActivityNotFoundException : DurableTaskException, INonRetriable
-{
-    /// <summary>Creates the exception.</summary>
-    public ActivityNotFoundException(string name)
-        : base($"No activity named '{name}' is registered with this worker.")
+    private sealed class FixedOptions(StoreWorkerOptions options) : IOptionsMonitor<StoreWorkerOptions>
     {
+        public StoreWorkerOptions CurrentValue => options;
+
+        public StoreWorkerOptions Get(string? name) => options;
+
+        public IDisposable? OnChange(Action<StoreWorkerOptions, string?> listener) => null;
     }
 }

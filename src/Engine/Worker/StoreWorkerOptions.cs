@@ -1,8 +1,26 @@
+using SdkWorkerOptions = Microsoft.DurableTask.Worker.DurableTaskWorkerOptions;
+
 namespace KataWorkflows.Engine.Worker;
 
-/// <summary>Settings of a <see cref="DurableTaskWorker"/>.</summary>
-public sealed class DurableTaskWorkerOptions
+/// <summary>
+/// Settings of a <see cref="StoreDurableTaskWorker"/>: the SDK's worker options (data converter, entity support,
+/// maximum timer interval, copied from the builder's <c>DurableTaskWorkerOptions</c> by <c>UseBuildTarget</c>) and
+/// what the store's dispatch loop needs on top of them.
+/// </summary>
+public sealed class StoreWorkerOptions : SdkWorkerOptions
 {
+    /// <summary>
+    /// Creates the options with what the store's worker needs of the SDK's: entity support on, and the engine's JSON
+    /// settings (camelCase, enums as strings) as the data converter, so payloads read and write as the store's client
+    /// and the stored histories have them. (Built through <c>UseStore</c>, the SDK copies its own options over these;
+    /// <c>UseStore</c> sets them the same way.)
+    /// </summary>
+    public StoreWorkerOptions()
+    {
+        EnableEntitySupport = true;
+        DataConverter = new Microsoft.DurableTask.Converters.JsonDataConverter(Serialization.DataConverter.Default.Options);
+    }
+
     /// <summary>Orchestration episodes run at once.</summary>
     public int MaxConcurrentOrchestrations { get; set; } = Environment.ProcessorCount * 4;
 
@@ -53,6 +71,12 @@ public sealed class DurableTaskWorkerOptions
         if (IdlePollInterval <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(IdlePollInterval), IdlePollInterval, "IdlePollInterval must be greater than zero.");
+        }
+
+        if (!EnableEntitySupport)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(EnableEntitySupport), EnableEntitySupport, "EnableEntitySupport must be true: the store runs entities and the sandbox orchestrations lock them.");
         }
 
         static void Positive(int value, string name)

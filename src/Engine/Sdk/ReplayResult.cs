@@ -1,6 +1,9 @@
-namespace KataWorkflows.Engine.Execution;
+namespace KataWorkflows.Engine.Sdk;
 
-/// <summary>The outcome of replaying a recorded history against the current orchestration code.</summary>
+/// <summary>
+/// The outcome of replaying a recorded history against the current orchestration code, offline, through
+/// DurableTask.Core's executor (<see cref="SdkOrchestrationRunner.Replay"/>): what production would do with it.
+/// </summary>
 public sealed record ReplayResult
 {
     /// <summary>True when the code did exactly what the history recorded.</summary>
@@ -15,7 +18,7 @@ public sealed record ReplayResult
     /// <summary>What the history recorded there.</summary>
     public string? Recorded { get; init; }
 
-    /// <summary>What the current code did instead.</summary>
+    /// <summary>What the current code did instead: its action at that sequence number, if any, and DurableTask.Core's message.</summary>
     public string? Produced { get; init; }
 
     internal static ReplayResult Deterministic(int events) => new() { IsDeterministic = true, EventsReplayed = events };

@@ -73,7 +73,7 @@ internal sealed class EntityLockBenchmark : IBenchmarkCommand
         var sections = await ClosedLoop.RunAsync("critical sections", count, concurrency, Run(CriticalSectionName, "shared"), cancellationToken);
 
         // Mutual exclusion is part of what is measured: a lost update means the numbers are meaningless.
-        var counter = await host.Client.GetEntityAsync(new EntityInstanceId(CounterEntity.EntityName, "shared"), includeState: true, cancellationToken);
+        var counter = await host.Client.Entities.GetEntityRecordAsync(new EntityInstanceId(CounterEntity.EntityName, "shared"), includeState: true, cancellationToken);
         if (counter?.SerializedState != count.ToString(System.Globalization.CultureInfo.InvariantCulture))
         {
             throw new BenchmarkFailedException($"the shared counter reads {counter?.SerializedState ?? "nothing"} after {count} critical sections");

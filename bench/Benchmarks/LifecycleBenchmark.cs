@@ -301,7 +301,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             int episodes = 0, activities = 0, entityCalls = 0, events = 0;
             foreach (var (operation, requestId) in Calls)
             {
-                var history = await _engine.Client.GetHistoryAsync(SandboxClient.InstanceIdFor(operation, sandboxId, requestId), cancellationToken: cancellationToken);
+                var history = await _engine.Client.GetHistoryAsync(SandboxClient.InstanceIdFor(operation, sandboxId, requestId), cancellation: cancellationToken);
                 episodes += history.Count(e => e.OrchestratorStarted is not null);
                 activities += history.Count(e => e.TaskScheduled is not null);
                 entityCalls += history.Count(e => e.EntityOperationCalled is not null);

@@ -32,7 +32,7 @@ internal sealed class EngineHost : IAsyncDisposable
     }
 
     /// <summary>The client the benchmark's loops use.</summary>
-    public DurableTaskClient Client { get; }
+    public StoreDurableTaskClient Client { get; }
 
     /// <summary>Store batches committed so far (one per checkpoint, start or other change).</summary>
     public long Commits => _backend.Commits;

@@ -12,22 +12,22 @@ internal static class WorkflowRuns
     /// Without <paramref name="instanceId"/> the engine makes the id.
     /// </summary>
     public static async Task RunAsync(
-        DurableTaskClient client, string orchestration, object? input, CancellationToken cancellationToken, EntityInstanceId? entity = null, string? instanceId = null)
+        StoreDurableTaskClient client, string orchestration, object? input, CancellationToken cancellationToken, EntityInstanceId? entity = null, string? instanceId = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var options = instanceId is null ? null : new StartOrchestrationOptions { InstanceId = instanceId };
+        var options = instanceId is null ? null : new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = instanceId };
         var id = await client.ScheduleNewOrchestrationInstanceAsync(orchestration, input, options, cancellationToken);
         OrchestrationMetadata done;
         try
         {
-            done = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: false, cancellationToken);
+            done = await client.WaitForInstanceCompletionRecordAsync(id, getInputsAndOutputs: false, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             using var diagnose = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var now = await client.GetInstanceAsync(id, getInputsAndOutputs: false, diagnose.Token);
+            var now = await client.GetInstanceRecordAsync(id, getInputsAndOutputs: false, diagnose.Token);
             var where = $"{orchestration} {id} still {now?.Status.ToString() ?? "missing"} (last updated {now?.LastUpdatedAt:O})";
-            if (entity is { } e && await client.GetEntityAsync(e, includeState: true, diagnose.Token) is { } state)
+            if (entity is { } e && await client.Entities.GetEntityRecordAsync(e, includeState: true, diagnose.Token) is { } state)
             {
                 where += $"; entity {e} state {state.SerializedState}, locked by {state.LockedBy ?? "nobody"}, backlog {state.BacklogQueueSize}";
             }

@@ -2,6 +2,7 @@ using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Serialization;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Worker;
+using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -56,7 +57,8 @@ public sealed class DurableTaskEngineBuilder
 public static class DurableTaskEngineServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the store, the client and the SDK's worker over the store (<c>AddDurableTaskWorker(b =>
+    /// Adds the store, the Durable Task SDK client over it (<see cref="StoreDurableTaskClient"/>, resolved as
+    /// <c>Microsoft.DurableTask.Client.DurableTaskClient</c>) and the SDK's worker over the store (<c>AddDurableTaskWorker(b =>
     /// b.AddTasks(...).UseStore())</c>, a hosted service). The backend defaults to in-memory; a storage assembly's
     /// <c>Use...</c> extension selects another.
     /// </summary>
@@ -70,8 +72,20 @@ public static class DurableTaskEngineServiceCollectionExtensions
         configure(builder);
         services.AddSingleton<IOrchestrationStore>(sp => new OrchestrationStore(
             sp.GetRequiredService<IStoreBackend>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<OrchestrationStore>>()));
-        services.AddSingleton<DurableTaskClient>(sp => new StoreDurableTaskClient(
-            sp.GetRequiredService<IOrchestrationStore>(), sp.GetRequiredService<DataConverter>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<Microsoft.DurableTask.DataConverter>(sp =>
+            sp.GetRequiredService<DataConverter>() is var json && ReferenceEquals(json, DataConverter.Default)
+                ? SdkDataConverter.Default
+                : new Microsoft.DurableTask.Converters.JsonDataConverter(json.Options));
+        services.AddDurableTaskClient(client =>
+        {
+            client.UseBuildTarget<StoreDurableTaskClient>();
+            client.Services.AddOptions<Microsoft.DurableTask.Client.DurableTaskClientOptions>(client.Name)
+                .Configure<Microsoft.DurableTask.DataConverter>((o, converter) =>
+                {
+                    o.DataConverter = converter;
+                    o.EnableEntitySupport = true;
+                });
+        });
         services.AddDurableTaskWorker(worker =>
         {
             worker.AddTasks(registry =>

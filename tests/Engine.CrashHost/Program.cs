@@ -60,25 +60,25 @@ internal static class Program
         });
 
         using var host = builder.Build();
-        var client = host.Services.GetRequiredService<DurableTaskClient>();
+        var client = (StoreDurableTaskClient)host.Services.GetRequiredService<Microsoft.DurableTask.Client.DurableTaskClient>();
         if (start is not null)
         {
             var name = locked ? CrashWorkflow.LockedOrchestrationName : CrashWorkflow.OrchestrationName;
-            await client.ScheduleNewOrchestrationInstanceAsync(name, options: new StartOrchestrationOptions { InstanceId = start });
+            await client.ScheduleNewOrchestrationInstanceAsync(name, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = start });
         }
 
         await PrintEntityAsync(client);
 
         var waitFor = start is not null
             ? [start]
-            : await client.GetAllInstancesAsync(new OrchestrationQuery()).Select(i => i.InstanceId).ToListAsync();
+            : await client.GetAllInstancesAsync().Select(i => i.InstanceId).ToListAsync();
         await host.StartAsync();
         Console.Out.WriteLine("ready");
 
         var allCompleted = true;
         foreach (var id in waitFor)
         {
-            var done = await client.WaitForInstanceCompletionAsync(id);
+            var done = await client.WaitForInstanceCompletionRecordAsync(id);
             await Console.Error.WriteLineAsync($"crashhost: {id} is {done.Status}");
             Console.Out.WriteLine($"completed {done.Status}");
             var history = await client.GetHistoryAsync(id);
@@ -94,9 +94,9 @@ internal static class Program
         return allCompleted ? 0 : 1;
     }
 
-    private static async Task PrintEntityAsync(DurableTaskClient client)
+    private static async Task PrintEntityAsync(StoreDurableTaskClient client)
     {
-        var entity = await client.GetEntityAsync(CrashWorkflow.CounterId);
-        Console.Out.WriteLine($"entity {entity?.LockedBy ?? "-"} {entity?.SerializedState ?? "-"}");
+        var entity = await client.Entities.GetEntityAsync(new Microsoft.DurableTask.Entities.EntityInstanceId(CrashWorkflow.CounterId.Name, CrashWorkflow.CounterId.Key));
+        Console.Out.WriteLine($"entity {entity?.LockedBy ?? "-"} {entity?.State?.Value ?? "-"}");
     }
 }

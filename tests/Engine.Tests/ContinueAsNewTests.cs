@@ -64,7 +64,7 @@ public sealed class ContinueAsNewTests
         });
         var id = await harness.ScheduleAsync("generations", 0, "gen-1");
         await gate.WaitForArrivalAsync(harness.Token);
-        var first = await harness.Client.GetInstanceAsync(id, cancellationToken: harness.Token);
+        var first = await harness.Client.GetInstanceRecordAsync(id, cancellation: harness.Token);
         Assert.NotNull(first);
         var firstHistory = await harness.HistoryAsync(id);
 

@@ -134,7 +134,7 @@ public sealed class ExtendedSessionTests
         await harness.WaitForHistoryAsync(id, h => h.Any(e => e.TimerFired is not null), "to fire its timer");
         Assert.Equal(1, harness.Sessions);
 
-        await harness.Client.TerminateInstanceAsync(id, "enough", cancellationToken: harness.Token);
+        await harness.Client.TerminateInstanceAsync(id, "enough", cancellation: harness.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await harness.WaitForCompletionAsync(id)).Status);
         Assert.Equal(0, harness.Sessions);
     }

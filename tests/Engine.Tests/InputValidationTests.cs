@@ -1,8 +1,8 @@
-using StartOrchestrationOptions = KataWorkflows.Engine.Client.StartOrchestrationOptions;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Storage;
 using KataWorkflows.Engine.Tests.Harness;
 using KataWorkflows.Engine.Worker;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests;
 
@@ -27,7 +27,7 @@ public sealed class InputValidationTests
 
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.Equal(nameof(StartOrchestrationOptions.InstanceId), ex.ParamName);
-        Assert.Empty((await harness.Client.QueryInstancesAsync(new OrchestrationQuery(), harness.Token)).Instances);
+        Assert.Empty((await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery(), harness.Token)).Instances);
         Assert.Equal(0, harness.Backend.CommitCount);
     }
 
@@ -66,8 +66,8 @@ public sealed class InputValidationTests
         Assert.Equal("input", ex.ParamName);
         Assert.Contains("input of orchestration 'wf' cannot be serialized", ex.Message, StringComparison.Ordinal);
         Assert.Contains("cycle", ex.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.Null(await harness.Client.GetInstanceAsync("cyclic", cancellationToken: harness.Token));
-        Assert.Empty((await harness.Client.QueryInstancesAsync(new OrchestrationQuery(), harness.Token)).Instances);
+        Assert.Null(await harness.Client.GetInstanceRecordAsync("cyclic", cancellation: harness.Token));
+        Assert.Empty((await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery(), harness.Token)).Instances);
         Assert.Equal(0, harness.Backend.CommitCount);
     }
 

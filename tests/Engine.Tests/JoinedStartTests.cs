@@ -1,6 +1,6 @@
-using StartOrchestrationOptions = KataWorkflows.Engine.Client.StartOrchestrationOptions;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Tests.Harness;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests;
 
@@ -32,9 +32,9 @@ public sealed class JoinedStartTests
 
         // The first episode is held before its commit: the start is not written yet, and its call has not returned.
         Assert.False(first.IsCompleted);
-        await Assert.ThrowsAsync<InstanceAlreadyExistsException>(() =>
+        await Assert.ThrowsAsync<DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException>(() =>
             harness.Client.ScheduleNewOrchestrationInstanceAsync("echo", 7, new StartOrchestrationOptions { InstanceId = "joined" }, harness.Token));
-        var joined = harness.Client.WaitForInstanceCompletionAsync("joined", getInputsAndOutputs: true, harness.Token);
+        var joined = harness.Client.WaitForInstanceCompletionRecordAsync("joined", getInputsAndOutputs: true, harness.Token);
         Assert.False(joined.IsCompleted);
 
         release.SetResult();
@@ -55,7 +55,7 @@ public sealed class JoinedStartTests
         await harness.StopAsync();
         var id = await harness.Client.ScheduleNewOrchestrationInstanceAsync("echo", 5, new StartOrchestrationOptions { InstanceId = "after-stop" }, harness.Token)
             .WaitAsync(TimeSpan.FromSeconds(10), harness.Token);
-        Assert.Equal(OrchestrationRuntimeStatus.Pending, (await harness.Client.GetInstanceAsync(id, cancellationToken: harness.Token))?.Status);
+        Assert.Equal(OrchestrationRuntimeStatus.Pending, (await harness.Client.GetInstanceRecordAsync(id, cancellation: harness.Token))?.Status);
 
         await harness.StartWorkerAsync();
         Assert.Equal(5, (await harness.WaitForCompletionAsync(id)).Output<int>());

@@ -127,7 +127,7 @@ public sealed partial class OrchestrationContextTests
 
         var done = await harness.WaitForCompletionAsync(id);
         Assert.Equal("{\"step\":3,\"of\":3}", done.SerializedCustomStatus);
-        Assert.Null((await harness.Client.GetInstanceAsync(id, getInputsAndOutputs: false, harness.Token))?.SerializedCustomStatus);
+        Assert.Null((await harness.Client.GetInstanceRecordAsync(id, getInputsAndOutputs: false, harness.Token))?.SerializedCustomStatus);
     }
 
     [Fact]

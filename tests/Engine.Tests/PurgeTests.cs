@@ -20,14 +20,14 @@ public sealed class PurgeTests
         var done = await harness.RunAsync("ok", 1, "to-purge");
         Assert.NotEmpty(await harness.HistoryAsync("to-purge"));
 
-        var purged = await harness.Client.PurgeInstanceAsync("to-purge", harness.Token);
+        var purged = await harness.Client.PurgeInstanceAsync("to-purge", cancellation: harness.Token);
 
-        Assert.Equal(1, purged);
-        Assert.Null(await harness.Client.GetInstanceAsync("to-purge", cancellationToken: harness.Token));
+        Assert.Equal(1, purged.PurgedInstanceCount);
+        Assert.Null(await harness.Client.GetInstanceRecordAsync("to-purge", cancellation: harness.Token));
         Assert.Empty(await harness.Store.GetHistoryAsync("to-purge", done.ExecutionId, harness.Token));
         Assert.Empty(await harness.Store.GetHistoryAsync("to-purge", null, harness.Token));
         await Assert.ThrowsAsync<InstanceNotFoundException>(() => harness.HistoryAsync("to-purge"));
-        Assert.Equal(0, await harness.Client.PurgeInstanceAsync("to-purge", harness.Token));
+        Assert.Equal(0, (await harness.Client.PurgeInstanceAsync("to-purge", cancellation: harness.Token)).PurgedInstanceCount);
     }
 
     [Fact]
@@ -35,13 +35,13 @@ public sealed class PurgeTests
     {
         await using var harness = await EngineHarness.StartAsync(Register);
         var id = await harness.ScheduleAsync("waits", 1);
-        await harness.Client.WaitForInstanceStartAsync(id, cancellationToken: harness.Token);
+        await harness.Client.WaitForInstanceStartRecordAsync(id, cancellation: harness.Token);
 
-        var ex = await Assert.ThrowsAsync<InstanceStateException>(() => harness.Client.PurgeInstanceAsync(id, harness.Token));
+        var ex = await Assert.ThrowsAsync<InstanceStateException>(() => harness.Client.PurgeInstanceAsync(id, cancellation: harness.Token));
 
         Assert.Equal(id, ex.InstanceId);
         Assert.Equal(OrchestrationRuntimeStatus.Running, ex.Status);
-        Assert.Equal(OrchestrationRuntimeStatus.Running, (await harness.Client.GetInstanceAsync(id, cancellationToken: harness.Token))?.Status);
+        Assert.Equal(OrchestrationRuntimeStatus.Running, (await harness.Client.GetInstanceRecordAsync(id, cancellation: harness.Token))?.Status);
         Assert.NotEmpty(await harness.HistoryAsync(id));
     }
 
@@ -60,26 +60,26 @@ public sealed class PurgeTests
         clock.Advance(TimeSpan.FromHours(1));
         var lateOk = (await harness.RunAsync("ok", 9, "late-ok")).InstanceId;
         var running = await harness.ScheduleAsync("waits", 0, "early-running");
-        await harness.Client.WaitForInstanceStartAsync(running, cancellationToken: harness.Token);
+        await harness.Client.WaitForInstanceStartRecordAsync(running, cancellation: harness.Token);
 
-        var purged = await harness.Client.PurgeInstancesAsync(
-            new PurgeFilter { CreatedTo = clock.GetUtcNow().UtcDateTime, Statuses = [OrchestrationRuntimeStatus.Completed] }, harness.Token);
+        var purged = await harness.Client.PurgeAllInstancesAsync(
+            new Microsoft.DurableTask.Client.PurgeInstancesFilter(null, clock.GetUtcNow(), [Microsoft.DurableTask.Client.OrchestrationRuntimeStatus.Completed]), cancellation: harness.Token);
 
-        Assert.Equal(3, purged);
+        Assert.Equal(3, purged.PurgedInstanceCount);
         foreach (var id in early.Take(3))
         {
-            Assert.Null(await harness.Client.GetInstanceAsync(id, cancellationToken: harness.Token));
+            Assert.Null(await harness.Client.GetInstanceRecordAsync(id, cancellation: harness.Token));
         }
 
-        Assert.Equal(OrchestrationRuntimeStatus.Failed, (await harness.Client.GetInstanceAsync("early-failed", cancellationToken: harness.Token))?.Status);
-        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await harness.Client.GetInstanceAsync(lateOk, cancellationToken: harness.Token))?.Status);
-        Assert.Equal(OrchestrationRuntimeStatus.Running, (await harness.Client.GetInstanceAsync(running, cancellationToken: harness.Token))?.Status);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, (await harness.Client.GetInstanceRecordAsync("early-failed", cancellation: harness.Token))?.Status);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await harness.Client.GetInstanceRecordAsync(lateOk, cancellation: harness.Token))?.Status);
+        Assert.Equal(OrchestrationRuntimeStatus.Running, (await harness.Client.GetInstanceRecordAsync(running, cancellation: harness.Token))?.Status);
 
         // With no status filter every terminal instance goes, and the running one stays.
-        var rest = await harness.Client.PurgeInstancesAsync(new PurgeFilter(), harness.Token);
+        var rest = await harness.Client.PurgeAllInstancesAsync(new Microsoft.DurableTask.Client.PurgeInstancesFilter(), cancellation: harness.Token);
 
-        Assert.Equal(2, rest);
-        var left = await harness.Client.QueryInstancesAsync(new OrchestrationQuery(), harness.Token);
+        Assert.Equal(2, rest.PurgedInstanceCount);
+        var left = await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery(), harness.Token);
         Assert.Equal(["early-running"], left.Instances.Select(i => i.InstanceId));
     }
 
@@ -89,7 +89,7 @@ public sealed class PurgeTests
         await using var harness = await EngineHarness.StartAsync(Register);
 
         var ex = await Assert.ThrowsAsync<ArgumentException>(() =>
-            harness.Client.PurgeInstancesAsync(new PurgeFilter { Statuses = [OrchestrationRuntimeStatus.Running] }, harness.Token));
+            harness.Client.PurgeAllInstancesAsync(new Microsoft.DurableTask.Client.PurgeInstancesFilter(null, null, [Microsoft.DurableTask.Client.OrchestrationRuntimeStatus.Running]), cancellation: harness.Token));
 
         Assert.Contains("Running", ex.Message, StringComparison.Ordinal);
     }

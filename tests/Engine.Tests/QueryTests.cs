@@ -31,7 +31,7 @@ public sealed class QueryTests
         string? token = null;
         do
         {
-            var page = await harness.Client.QueryInstancesAsync(new OrchestrationQuery { PageSize = 37, ContinuationToken = token }, harness.Token);
+            var page = await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery { PageSize = 37, ContinuationToken = token }, harness.Token);
             pages++;
             Assert.InRange(page.Instances.Count, 1, 37);
             if (page.ContinuationToken is not null)
@@ -48,7 +48,7 @@ public sealed class QueryTests
         Assert.Equal(1000, seen.Count);
         Assert.Equal(1000, seen.Distinct(StringComparer.Ordinal).Count());
         Assert.True(created.SetEquals(seen));
-        var all = await harness.Client.GetAllInstancesAsync(new OrchestrationQuery { PageSize = 37 }, harness.Token).ToListAsync(harness.Token);
+        var all = await harness.Client.GetAllInstancesAsync(new Microsoft.DurableTask.Client.OrchestrationQuery { PageSize = 37 }).ToListAsync(harness.Token);
         Assert.Equal(seen, all.Select(m => m.InstanceId));
         Assert.Equal(all.OrderBy(m => m.CreatedAt).ThenBy(m => m.InstanceId, StringComparer.Ordinal), all);
     }
@@ -84,7 +84,7 @@ public sealed class QueryTests
 
         foreach (var id in betas)
         {
-            await harness.Client.WaitForInstanceStartAsync(id, cancellationToken: harness.Token);
+            await harness.Client.WaitForInstanceStartRecordAsync(id, cancellation: harness.Token);
         }
 
         Assert.Equal(alphas, await Ids(new OrchestrationQuery { Statuses = [OrchestrationRuntimeStatus.Completed] }));
@@ -103,13 +103,24 @@ public sealed class QueryTests
             ["b-12"],
             await Ids(new OrchestrationQuery { CreatedFrom = Start.AddMinutes(10).UtcDateTime, CreatedTo = Start.AddMinutes(15).UtcDateTime, Name = "beta" }));
 
-        var withPayloads = await harness.Client.QueryInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = "a-01", IncludePayloads = true }, harness.Token);
+        var withPayloads = await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery { InstanceIdPrefix = "a-01", IncludePayloads = true }, harness.Token);
         Assert.Equal("1", Assert.Single(withPayloads.Instances).SerializedOutput);
-        var withoutPayloads = await harness.Client.QueryInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = "a-01" }, harness.Token);
+        var withoutPayloads = await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery { InstanceIdPrefix = "a-01" }, harness.Token);
         Assert.Null(Assert.Single(withoutPayloads.Instances).SerializedOutput);
 
-        async Task<List<string>> Ids(OrchestrationQuery query) =>
-            await harness.Client.GetAllInstancesAsync(query with { PageSize = 4 }, harness.Token).Select(m => m.InstanceId).ToListAsync(harness.Token);
+        async Task<List<string>> Ids(OrchestrationQuery query)
+        {
+            var ids = new List<string>();
+            var next = query with { PageSize = 4 };
+            do
+            {
+                var page = await harness.Client.QueryInstanceRecordsAsync(next, harness.Token);
+                ids.AddRange(page.Instances.Select(m => m.InstanceId));
+                next = next with { ContinuationToken = page.ContinuationToken };
+            }
+            while (next.ContinuationToken is not null);
+            return ids;
+        }
     }
 
     [Theory]
@@ -119,7 +130,7 @@ public sealed class QueryTests
     {
         await using var harness = await EngineHarness.StartAsync(_ => { }, o => o.StartWorker = false);
 
-        var ex = await Assert.ThrowsAsync<ArgumentException>(() => harness.Client.QueryInstancesAsync(new OrchestrationQuery { PageSize = size }, harness.Token));
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery { PageSize = size }, harness.Token));
 
         Assert.Contains("PageSize", ex.Message, StringComparison.Ordinal);
     }

@@ -1,7 +1,7 @@
-using StartOrchestrationOptions = KataWorkflows.Engine.Client.StartOrchestrationOptions;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Tests.Harness;
 using Kind = Microsoft.DurableTask.Protobuf.HistoryEvent.EventTypeOneofCase;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests;
 
@@ -40,7 +40,7 @@ public sealed class ScheduleTests
         var ids = new List<string>();
         for (var i = 0; i < 20; i++)
         {
-            ids.Add(await harness.Client.ScheduleNewOrchestrationInstanceAsync("echo", $"{i}", cancellationToken: harness.Token));
+            ids.Add(await harness.Client.ScheduleNewOrchestrationInstanceAsync("echo", $"{i}", cancellation: harness.Token));
         }
 
         Assert.Equal(ids, ids.Order(StringComparer.Ordinal));
@@ -53,36 +53,37 @@ public sealed class ScheduleTests
     }
 
     [Fact]
-    public async Task Id_in_use_by_a_running_instance_is_refused_with_InstanceAlreadyExistsException()
+    public async Task Id_in_use_by_a_running_instance_is_refused_with_OrchestrationAlreadyExistsException()
     {
         await using var harness = await EngineHarness.StartAsync(Register);
         await harness.ScheduleAsync("hold", "first", "busy");
-        var running = await harness.Client.WaitForInstanceStartAsync("busy", getInputsAndOutputs: true, harness.Token);
+        var running = await harness.Client.WaitForInstanceStartRecordAsync("busy", getInputsAndOutputs: true, harness.Token);
 
-        var ex = await Assert.ThrowsAsync<InstanceAlreadyExistsException>(() =>
+        var conflict = await Assert.ThrowsAsync<DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException>(() =>
             harness.Client.ScheduleNewOrchestrationInstanceAsync(
-                "echo", "second", new StartOrchestrationOptions { InstanceId = "busy", ReplaceTerminalInstance = true }, harness.Token));
+                "echo", "second", new StartOrchestrationOptions { InstanceId = "busy", DedupeStatuses = [] }, harness.Token));
 
+        var ex = Assert.IsType<InstanceAlreadyExistsException>(conflict.InnerException);
         Assert.Equal("busy", ex.InstanceId);
         Assert.Equal(OrchestrationRuntimeStatus.Running, ex.Status);
-        var still = await harness.Client.GetInstanceAsync("busy", getInputsAndOutputs: true, harness.Token);
+        var still = await harness.Client.GetInstanceRecordAsync("busy", getInputsAndOutputs: true, harness.Token);
         Assert.Equal("hold", still?.Name);
         Assert.Equal(running.ExecutionId, still?.ExecutionId);
         Assert.Equal("\"first\"", still?.SerializedInput);
     }
 
     [Fact]
-    public async Task Terminal_instance_is_replaced_only_when_ReplaceTerminalInstance_is_set()
+    public async Task Terminal_instance_is_replaced_only_when_its_status_is_not_deduped()
     {
         await using var harness = await EngineHarness.StartAsync(Register);
         var first = await harness.RunAsync("echo", "one", "reused");
 
-        var ex = await Assert.ThrowsAsync<InstanceAlreadyExistsException>(() => harness.ScheduleAsync("echo", "two", "reused"));
-        Assert.Equal(OrchestrationRuntimeStatus.Completed, ex.Status);
-        Assert.Equal(first, await harness.Client.GetInstanceAsync("reused", getInputsAndOutputs: true, harness.Token));
+        var conflict = await Assert.ThrowsAsync<DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException>(() => harness.ScheduleAsync("echo", "two", "reused"));
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, Assert.IsType<InstanceAlreadyExistsException>(conflict.InnerException).Status);
+        Assert.Equal(first, await harness.Client.GetInstanceRecordAsync("reused", getInputsAndOutputs: true, harness.Token));
 
         await harness.Client.ScheduleNewOrchestrationInstanceAsync(
-            "echo", "two", new StartOrchestrationOptions { InstanceId = "reused", ReplaceTerminalInstance = true }, harness.Token);
+            "echo", "two", new StartOrchestrationOptions { InstanceId = "reused", DedupeStatuses = [] }, harness.Token);
         var second = await harness.WaitForInstanceAsync("reused", m => m.IsTerminal && m.ExecutionId != first.ExecutionId, "to finish its second run");
 
         Assert.Equal("echo two", second.Output<string>());
@@ -99,8 +100,8 @@ public sealed class ScheduleTests
         var startAt = DateTimeOffset.UtcNow.AddMilliseconds(500);
 
         var id = await harness.Client.ScheduleNewOrchestrationInstanceAsync("clock", null, new StartOrchestrationOptions { StartAt = startAt }, harness.Token);
-        var pending = await harness.Client.GetInstanceAsync(id, cancellationToken: harness.Token);
-        var started = await harness.Client.WaitForInstanceStartAsync(id, cancellationToken: harness.Token);
+        var pending = await harness.Client.GetInstanceRecordAsync(id, cancellation: harness.Token);
+        var started = await harness.Client.WaitForInstanceStartRecordAsync(id, cancellation: harness.Token);
         var done = await harness.WaitForCompletionAsync(id);
 
         Assert.Equal(OrchestrationRuntimeStatus.Pending, pending?.Status);
@@ -118,8 +119,8 @@ public sealed class ScheduleTests
         await using var harness = await EngineHarness.StartAsync(Register);
         var done = await harness.RunAsync("echo", "in", "payloads");
 
-        var without = await harness.Client.GetInstanceAsync("payloads", getInputsAndOutputs: false, harness.Token);
-        var with = await harness.Client.GetInstanceAsync("payloads", getInputsAndOutputs: true, harness.Token);
+        var without = await harness.Client.GetInstanceRecordAsync("payloads", getInputsAndOutputs: false, harness.Token);
+        var with = await harness.Client.GetInstanceRecordAsync("payloads", getInputsAndOutputs: true, harness.Token);
 
         Assert.NotNull(without);
         Assert.NotNull(with);
@@ -130,7 +131,7 @@ public sealed class ScheduleTests
         Assert.Equal("\"echo in\"", with.SerializedOutput);
         Assert.Equal("{\"seen\":\"in\"}", with.SerializedCustomStatus);
         Assert.Equal(with.WithoutPayloads(), without);
-        Assert.Null(await harness.Client.GetInstanceAsync("no-such-instance", cancellationToken: harness.Token));
+        Assert.Null(await harness.Client.GetInstanceRecordAsync("no-such-instance", cancellation: harness.Token));
     }
 
     [Fact]
@@ -139,7 +140,7 @@ public sealed class ScheduleTests
         await using var harness = await EngineHarness.StartAsync(Register);
         var first = await harness.RunAsync("echo", "again", "restartable");
 
-        var id = await harness.Client.RestartInstanceAsync("restartable", restartWithNewInstanceId: false, harness.Token);
+        var id = await harness.Client.RestartAsync("restartable", restartWithNewInstanceId: false, harness.Token);
         var second = await harness.WaitForInstanceAsync(id, m => m.IsTerminal && m.ExecutionId != first.ExecutionId, "to finish its restart");
 
         Assert.Equal("restartable", id);
@@ -154,14 +155,14 @@ public sealed class ScheduleTests
         await using var harness = await EngineHarness.StartAsync(Register);
         var first = await harness.RunAsync("echo", "copy me", "original");
 
-        var id = await harness.Client.RestartInstanceAsync("original", restartWithNewInstanceId: true, harness.Token);
+        var id = await harness.Client.RestartAsync("original", restartWithNewInstanceId: true, harness.Token);
         var copy = await harness.WaitForCompletionAsync(id);
 
         Assert.NotEqual("original", id);
         Assert.Equal("echo", copy.Name);
         Assert.Equal("\"copy me\"", copy.SerializedInput);
         Assert.Equal("echo copy me", copy.Output<string>());
-        Assert.Equal(first, await harness.Client.GetInstanceAsync("original", getInputsAndOutputs: true, harness.Token));
+        Assert.Equal(first, await harness.Client.GetInstanceRecordAsync("original", getInputsAndOutputs: true, harness.Token));
     }
 
     [Fact]
@@ -169,12 +170,12 @@ public sealed class ScheduleTests
     {
         await using var harness = await EngineHarness.StartAsync(Register);
         await harness.ScheduleAsync("hold", "x", "still-running");
-        await harness.Client.WaitForInstanceStartAsync("still-running", cancellationToken: harness.Token);
+        await harness.Client.WaitForInstanceStartRecordAsync("still-running", cancellation: harness.Token);
 
-        var ex = await Assert.ThrowsAsync<InstanceStateException>(() => harness.Client.RestartInstanceAsync("still-running", false, harness.Token));
+        var ex = await Assert.ThrowsAsync<InstanceStateException>(() => harness.Client.RestartAsync("still-running", false, harness.Token));
 
         Assert.Equal(OrchestrationRuntimeStatus.Running, ex.Status);
-        await Assert.ThrowsAsync<InstanceNotFoundException>(() => harness.Client.RestartInstanceAsync("never-existed", false, harness.Token));
+        await Assert.ThrowsAsync<InstanceNotFoundException>(() => harness.Client.RestartAsync("never-existed", false, harness.Token));
     }
 
     [Fact]
@@ -183,10 +184,10 @@ public sealed class ScheduleTests
         await using var harness = await EngineHarness.StartAsync(Register);
         var id = await harness.ScheduleAsync("hold", "x");
 
-        var started = await harness.Client.WaitForInstanceStartAsync(id, getInputsAndOutputs: true, harness.Token);
+        var started = await harness.Client.WaitForInstanceStartRecordAsync(id, getInputsAndOutputs: true, harness.Token);
 
         Assert.Equal(OrchestrationRuntimeStatus.Running, started.Status);
         Assert.Equal("\"x\"", started.SerializedInput);
-        await Assert.ThrowsAsync<InstanceNotFoundException>(() => harness.Client.WaitForInstanceStartAsync("nobody", cancellationToken: harness.Token));
+        await Assert.ThrowsAsync<InstanceNotFoundException>(() => harness.Client.WaitForInstanceStartRecordAsync("nobody", cancellation: harness.Token));
     }
 }

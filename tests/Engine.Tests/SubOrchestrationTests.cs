@@ -41,7 +41,7 @@ public sealed class SubOrchestrationTests
         Assert.Equal("36", completed.SubOrchestrationInstanceCompleted.Result);
 
         var childId = created.SubOrchestrationInstanceCreated.InstanceId;
-        var child = await harness.Client.GetInstanceAsync(childId, getInputsAndOutputs: true, harness.Token);
+        var child = await harness.Client.GetInstanceRecordAsync(childId, getInputsAndOutputs: true, harness.Token);
         Assert.NotNull(child);
         Assert.Equal("parent-1", child.ParentInstanceId);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, child.Status);
@@ -61,7 +61,7 @@ public sealed class SubOrchestrationTests
 
         Assert.Equal(OrchestrationRuntimeStatus.Completed, done.Status);
         Assert.Equal($"child-broken|{typeof(InvalidOperationException).FullName}|child broke: no disk", done.Output<string>());
-        var child = await harness.Client.GetInstanceAsync("parent-2:child", cancellationToken: harness.Token);
+        var child = await harness.Client.GetInstanceRecordAsync("parent-2:child", cancellation: harness.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Failed, child?.Status);
         Assert.Equal("parent-2", child?.ParentInstanceId);
         var history = await harness.HistoryAsync("parent-2");

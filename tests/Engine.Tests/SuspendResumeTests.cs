@@ -32,7 +32,7 @@ public sealed class SuspendResumeTests
         var probe = await harness.RunAsync("probe");
 
         Assert.Equal(OrchestrationRuntimeStatus.Completed, probe.Status);
-        var held = await harness.Client.GetInstanceAsync(id, getInputsAndOutputs: true, harness.Token);
+        var held = await harness.Client.GetInstanceRecordAsync(id, getInputsAndOutputs: true, harness.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Suspended, held?.Status);
         Assert.Equal("\"waiting\"", held?.SerializedCustomStatus);
         Assert.Equal(suspended.LastUpdatedAt, held?.LastUpdatedAt);

@@ -26,7 +26,7 @@ public sealed class TerminateTests
         var id = await harness.ScheduleAsync("worker", "job");
         await gate.WaitForArrivalAsync(harness.Token);
 
-        await harness.Client.TerminateInstanceAsync(id, "operator said stop", cancellationToken: harness.Token);
+        await harness.Client.TerminateInstanceAsync(id, "operator said stop", cancellation: harness.Token);
         var terminated = await harness.WaitForCompletionAsync(id);
 
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, terminated.Status);
@@ -43,7 +43,7 @@ public sealed class TerminateTests
         var late = await harness.Observed.WaitForActivityResultAsync(id, "blocking", harness.Token);
 
         Assert.NotNull(late.TaskCompleted);
-        var after = await harness.Client.GetInstanceAsync(id, getInputsAndOutputs: true, harness.Token);
+        var after = await harness.Client.GetInstanceRecordAsync(id, getInputsAndOutputs: true, harness.Token);
         Assert.Equal(terminated, after);
         Assert.Equal(history.Count, (await harness.HistoryAsync(id)).Count);
     }
@@ -56,7 +56,7 @@ public sealed class TerminateTests
         var id = await harness.ScheduleAsync("parent", "job", "tree");
         await gate.WaitForArrivalAsync(harness.Token);
 
-        await harness.Client.TerminateInstanceAsync(id, "cancel all", recursive: true, harness.Token);
+        await harness.Client.TerminateInstanceAsync(id, new Microsoft.DurableTask.Client.TerminateInstanceOptions { Output = "cancel all", Recursive = true }, harness.Token);
         var parent = await harness.WaitForCompletionAsync(id);
         var child = await harness.WaitForCompletionAsync("tree:child");
 
@@ -75,7 +75,7 @@ public sealed class TerminateTests
         var id = await harness.ScheduleAsync("parent", "job", "tree");
         await gate.WaitForArrivalAsync(harness.Token);
 
-        await harness.Client.TerminateInstanceAsync(id, "only the parent", cancellationToken: harness.Token);
+        await harness.Client.TerminateInstanceAsync(id, "only the parent", cancellation: harness.Token);
         var parent = await harness.WaitForCompletionAsync(id);
         gate.Release();
         var child = await harness.WaitForCompletionAsync("tree:child");
@@ -93,8 +93,8 @@ public sealed class TerminateTests
         await using var harness = await EngineHarness.StartAsync(r => Register(r, gate));
         var done = await harness.RunAsync("worker", "job");
 
-        await harness.Client.TerminateInstanceAsync(done.InstanceId, "too late", cancellationToken: harness.Token);
+        await harness.Client.TerminateInstanceAsync(done.InstanceId, "too late", cancellation: harness.Token);
 
-        Assert.Equal(done, await harness.Client.GetInstanceAsync(done.InstanceId, getInputsAndOutputs: true, harness.Token));
+        Assert.Equal(done, await harness.Client.GetInstanceRecordAsync(done.InstanceId, getInputsAndOutputs: true, harness.Token));
     }
 }

@@ -98,7 +98,7 @@ internal static class Program
 
         using var host = builder.Build();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(int.Parse(Option("--timeout-seconds") ?? "60", System.Globalization.CultureInfo.InvariantCulture)));
-        var client = host.Services.GetRequiredService<DurableTaskClient>();
+        var client = host.Services.GetRequiredService<Microsoft.DurableTask.Client.DurableTaskClient>();
         var sandboxes = new SandboxClient(client);
         var store = host.Services.GetRequiredService<CrashPointStore>();
         await host.StartAsync(timeout.Token);
@@ -165,12 +165,13 @@ internal static class Program
     /// A run ends before its sandbox's entity processes the unlock it sent; the host waits for it, so what it leaves in
     /// the store is settled.
     /// </summary>
-    private static async Task WaitForUnlockAsync(DurableTaskClient client, CrashPointStore store, string sandboxId, CancellationToken cancellationToken)
+    private static async Task WaitForUnlockAsync(Microsoft.DurableTask.Client.DurableTaskClient client, CrashPointStore store, string sandboxId, CancellationToken cancellationToken)
     {
         while (true)
         {
             var changed = store.NextEntityChange();
-            var entity = await client.GetEntityAsync(SandboxEntity.IdFor(sandboxId), includeState: false, cancellationToken);
+            var id = SandboxEntity.IdFor(sandboxId);
+            var entity = await client.Entities.GetEntityAsync(new Microsoft.DurableTask.Entities.EntityInstanceId(id.Name, id.Key), includeState: false, cancellationToken);
             if (entity?.LockedBy is null)
             {
                 return;

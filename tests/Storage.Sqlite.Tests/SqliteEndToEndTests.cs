@@ -37,24 +37,24 @@ public sealed class SqliteEndToEndTests
             await store.StartAsync(Ct);
             await worker.StartAsync(Ct);
             var client = new StoreDurableTaskClient(store);
-            id = await client.ScheduleNewOrchestrationInstanceAsync("wf", 10, cancellationToken: Ct);
+            id = await client.ScheduleNewOrchestrationInstanceAsync("wf", 10, cancellation: Ct);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            var done = await client.WaitForInstanceCompletionAsync(id, true, timeout.Token);
+            var done = await client.WaitForInstanceCompletionRecordAsync(id, true, timeout.Token);
             Assert.Equal(OrchestrationRuntimeStatus.Completed, done.Status);
             Assert.Equal("14", done.SerializedOutput);
-            history = await client.GetHistoryAsync(id, cancellationToken: Ct);
+            history = await client.GetHistoryAsync(id, cancellation: Ct);
             await worker.StopAsync(CancellationToken.None);
         }
 
         await using var reopened = SqliteOrchestrationStore.Create(db.Options());
         await reopened.StartAsync(Ct);
         var readClient = new StoreDurableTaskClient(reopened);
-        var instance = await readClient.GetInstanceAsync(id, true, Ct);
+        var instance = await readClient.GetInstanceRecordAsync(id, true, Ct);
         Assert.NotNull(instance);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, instance.Status);
         Assert.Equal("14", instance.SerializedOutput);
-        var reread = await readClient.GetHistoryAsync(id, cancellationToken: Ct);
+        var reread = await readClient.GetHistoryAsync(id, cancellation: Ct);
         Assert.Equal(history, reread);
         Assert.Equal(4, reread.Count(e => e.TaskScheduled is not null));
         Assert.Equal(4, reread.Count(e => e.TaskCompleted is not null));
@@ -78,11 +78,11 @@ public sealed class SqliteEndToEndTests
         await using var provider = services.BuildServiceProvider();
         var worker = Assert.IsType<StoreDurableTaskWorker>(Assert.Single(provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>()));
         await worker.StartAsync(Ct);
-        var client = provider.GetRequiredService<DurableTaskClient>();
-        var id = await client.ScheduleNewOrchestrationInstanceAsync("wf", 1, cancellationToken: Ct);
+        var client = Assert.IsType<StoreDurableTaskClient>(provider.GetRequiredService<Microsoft.DurableTask.Client.DurableTaskClient>());
+        var id = await client.ScheduleNewOrchestrationInstanceAsync("wf", 1, cancellation: Ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        var done = await client.WaitForInstanceCompletionAsync(id, true, timeout.Token);
+        var done = await client.WaitForInstanceCompletionRecordAsync(id, true, timeout.Token);
         await worker.StopAsync(CancellationToken.None);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, done.Status);
         Assert.Equal("3", done.SerializedOutput);

@@ -29,15 +29,15 @@ public sealed class MetricsTests
 
         foreach (var (id, fail) in new[] { ("m1", false), ("m2", false), ("m3", true) })
         {
-            await host.Client.ScheduleNewOrchestrationInstanceAsync("Metered", fail, new StartOrchestrationOptions { InstanceId = id }, host.Token);
+            await host.Client.ScheduleNewOrchestrationInstanceAsync("Metered", fail, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = id }, host.Token);
         }
 
-        await host.Client.ScheduleNewOrchestrationInstanceAsync("Waits", 0, new StartOrchestrationOptions { InstanceId = "w1" }, host.Token);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync("Waits", 0, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "w1" }, host.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, (await host.WaitForCompletionAsync("m1")).Status);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, (await host.WaitForCompletionAsync("m2")).Status);
         Assert.Equal(OrchestrationRuntimeStatus.Failed, (await host.WaitForCompletionAsync("m3")).Status);
-        await host.Client.WaitForInstanceStartAsync("w1", cancellationToken: host.Token);
-        await host.Client.TerminateInstanceAsync("w1", cancellationToken: host.Token);
+        await host.Client.WaitForInstanceStartRecordAsync("w1", cancellation: host.Token);
+        await host.Client.TerminateInstanceAsync("w1", cancellation: host.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await host.WaitForCompletionAsync("w1")).Status);
 
         var metered = (EngineTelemetry.TaskNameTag, "Metered");
@@ -97,9 +97,9 @@ public sealed class MetricsTests
 
         Assert.Equal(new Dictionary<string, double> { ["orchestration"] = 0, ["activity"] = 0, ["entity"] = 0 }, metrics.Observe(EngineTelemetry.BacklogInstrument, EngineTelemetry.WorkItemKindTag));
 
-        await host.Client.ScheduleNewOrchestrationInstanceAsync("FanOut", 3, new StartOrchestrationOptions { InstanceId = "fan" }, host.Token);
-        await host.Client.ScheduleNewOrchestrationInstanceAsync("Noop", 1, new StartOrchestrationOptions { InstanceId = "n1" }, host.Token);
-        await host.Client.ScheduleNewOrchestrationInstanceAsync("Noop", 2, new StartOrchestrationOptions { InstanceId = "n2" }, host.Token);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync("FanOut", 3, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "fan" }, host.Token);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync("Noop", 1, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "n1" }, host.Token);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync("Noop", 2, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "n2" }, host.Token);
         var queued = metrics.Observe(EngineTelemetry.BacklogInstrument, EngineTelemetry.WorkItemKindTag);
         Assert.Equal(3, queued["orchestration"]);
         Assert.Equal(0, queued["activity"]);

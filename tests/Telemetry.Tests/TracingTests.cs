@@ -25,7 +25,7 @@ public sealed class TracingTests
         using var spans = new SpanCollector();
         await using var host = await SqliteEngineHost.StartAsync(Register);
 
-        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Parent", 1, new StartOrchestrationOptions { InstanceId = "tree" }, host.Token);
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Parent", 1, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "tree" }, host.Token);
         var run = await host.WaitForCompletionAsync(id);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, run.Status);
         Assert.Equal("4", run.SerializedOutput);
@@ -72,10 +72,10 @@ public sealed class TracingTests
         using var spans = new SpanCollector();
         await using var host = await SqliteEngineHost.StartAsync(Register);
 
-        await host.Client.ScheduleNewOrchestrationInstanceAsync("Parent", 1, new StartOrchestrationOptions { InstanceId = "stored" }, host.Token);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync("Parent", 1, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "stored" }, host.Token);
         await host.WaitForCompletionAsync("stored");
 
-        var history = await host.Client.GetHistoryAsync("stored", cancellationToken: host.Token);
+        var history = await host.Client.GetHistoryAsync("stored", cancellation: host.Token);
         var started = Assert.Single(history, e => e.ExecutionStarted is not null).ExecutionStarted;
         var create = spans.One("create_orchestration:Parent");
         var parent = await spans.WaitForAsync("orchestration:Parent", host.Token);
@@ -88,7 +88,7 @@ public sealed class TracingTests
 
         var created = Assert.Single(history, e => e.SubOrchestrationInstanceCreated is not null).SubOrchestrationInstanceCreated;
         Assert.Equal(spans.One("create_orchestration:Child").Id, created.ParentTraceContext.TraceParent);
-        var childStarted = (await host.Client.GetHistoryAsync("stored-child", cancellationToken: host.Token)).Single(e => e.ExecutionStarted is not null).ExecutionStarted;
+        var childStarted = (await host.Client.GetHistoryAsync("stored-child", cancellation: host.Token)).Single(e => e.ExecutionStarted is not null).ExecutionStarted;
         Assert.Equal(created.ParentTraceContext.TraceParent, childStarted.ParentTraceContext.TraceParent);
     }
 
@@ -105,7 +105,7 @@ public sealed class TracingTests
                 return await ctx.CallActivityAsync<string>("Step", first + go);
             }));
 
-        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Resumable", "a", new StartOrchestrationOptions { InstanceId = "resumed" }, host.Token);
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Resumable", "a", new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "resumed" }, host.Token);
         await host.WaitForHistoryAsync(id, h => h.Any(e => e.TaskCompleted is not null));
         var storeBefore = host.Store;
         var traceId = spans.One("create_orchestration:Resumable").TraceId;
@@ -124,7 +124,7 @@ public sealed class TracingTests
         Assert.All(steps, s => Assert.Equal(traceId, s.TraceId));
         // The step run before the restart points at the span the new process emitted at the end: its id is in history.
         Assert.All(steps, s => Assert.Equal(orchestration.SpanId, s.ParentSpanId));
-        var started = (await host.Client.GetHistoryAsync(id, cancellationToken: host.Token)).Single(e => e.ExecutionStarted is not null).ExecutionStarted;
+        var started = (await host.Client.GetHistoryAsync(id, cancellation: host.Token)).Single(e => e.ExecutionStarted is not null).ExecutionStarted;
         Assert.Equal(started.OrchestrationSpanID, orchestration.SpanId.ToHexString());
         Assert.True(orchestration.StartTimeUtc <= steps.Min(s => s.StartTimeUtc));
     }
@@ -149,7 +149,7 @@ public sealed class TracingTests
             })
             .AddOrchestratorFunc<int, int>("Interrupted", (ctx, x) => ctx.CallActivityAsync<int>("Slow", x)));
 
-        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Interrupted", 21, new StartOrchestrationOptions { InstanceId = "interrupted" }, host.Token);
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Interrupted", 21, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "interrupted" }, host.Token);
         await firstAttempt.Task.WaitAsync(host.Token);
         await host.RestartAsync();
         var run = await host.WaitForCompletionAsync(id);
@@ -172,7 +172,7 @@ public sealed class TracingTests
             .AddActivityFunc<int, int>("Boom", (_, _) => Task.FromException<int>(new InvalidOperationException("boom")))
             .AddOrchestratorFunc<int, int>("Fails", (ctx, x) => ctx.CallActivityAsync<int>("Boom", x)));
 
-        await host.Client.ScheduleNewOrchestrationInstanceAsync("Fails", 1, new StartOrchestrationOptions { InstanceId = "fails" }, host.Token);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync("Fails", 1, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "fails" }, host.Token);
         Assert.Equal(OrchestrationRuntimeStatus.Failed, (await host.WaitForCompletionAsync("fails")).Status);
 
         var orchestration = await spans.WaitForAsync("orchestration:Fails", host.Token);
@@ -204,7 +204,7 @@ public sealed class TracingTests
         {
             Assert.NotNull(request);
             caller = request.Context;
-            id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Child", 1, new StartOrchestrationOptions { InstanceId = "joined" }, host.Token);
+            id = await host.Client.ScheduleNewOrchestrationInstanceAsync("Child", 1, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "joined" }, host.Token);
         }
 
         await host.WaitForCompletionAsync(id);
@@ -221,10 +221,10 @@ public sealed class TracingTests
         await using var host = await SqliteEngineHost.StartAsync(Register);
         Assert.Null(Activity.Current);
 
-        await host.Client.ScheduleNewOrchestrationInstanceAsync("Parent", 1, new StartOrchestrationOptions { InstanceId = "untraced" }, host.Token);
+        await host.Client.ScheduleNewOrchestrationInstanceAsync("Parent", 1, new Microsoft.DurableTask.StartOrchestrationOptions { InstanceId = "untraced" }, host.Token);
         await host.WaitForCompletionAsync("untraced");
 
-        var history = await host.Client.GetHistoryAsync("untraced", cancellationToken: host.Token);
+        var history = await host.Client.GetHistoryAsync("untraced", cancellation: host.Token);
         Assert.Null(history.Single(e => e.ExecutionStarted is not null).ExecutionStarted.ParentTraceContext);
         Assert.All(history.Where(e => e.TaskScheduled is not null), e => Assert.Null(e.TaskScheduled.ParentTraceContext));
         Assert.Null(history.Single(e => e.SubOrchestrationInstanceCreated is not null).SubOrchestrationInstanceCreated.ParentTraceContext);

@@ -34,7 +34,7 @@ public sealed partial class OrchestrationStore
             var previous = await _backend.ReadInstanceAsync(id, includePayloads: false, cancellationToken).ConfigureAwait(false);
             if (previous is not null)
             {
-                if (!instance.ReplaceTerminal)
+                if (!instance.ReplaceTerminal || (instance.ReplaceableStatuses is { } replaceable && !replaceable.Contains(previous.Status)))
                 {
                     throw new InstanceAlreadyExistsException(id, previous.Status);
                 }

@@ -166,6 +166,12 @@ public sealed record NewInstance
 
     /// <summary>Replace an existing instance with this id when that one is terminal; otherwise a conflict is an error.</summary>
     public bool ReplaceTerminal { get; init; }
+
+    /// <summary>
+    /// With <see cref="ReplaceTerminal"/>: only a terminal instance in one of these statuses is replaced, any other is a
+    /// conflict (the client's dedupe statuses); every terminal status when null.
+    /// </summary>
+    public IReadOnlyCollection<OrchestrationRuntimeStatus>? ReplaceableStatuses { get; init; }
 }
 
 /// <summary>The kinds of work a worker asks for.</summary>

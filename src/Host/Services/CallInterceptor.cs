@@ -161,6 +161,11 @@ internal sealed partial class CallInterceptor : Interceptor
                 return Status(StatusCode.NotFound, Quoting(missing.Message, missing.InstanceId));
             case InstanceAlreadyExistsException exists:
                 return Status(StatusCode.AlreadyExists, Quoting(exists.Message, exists.InstanceId));
+            case DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException { InnerException: InstanceAlreadyExistsException exists }:
+                // The SDK client's conflict, with the store's inside: the same answer as the store's.
+                return Status(StatusCode.AlreadyExists, Quoting(exists.Message, exists.InstanceId));
+            case DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException exists:
+                return Status(StatusCode.AlreadyExists, exists.Message);
             case InstanceStateException state:
                 return Status(StatusCode.FailedPrecondition, Quoting(state.Message, state.InstanceId));
             case DriverUnavailableException:
@@ -244,7 +249,7 @@ internal sealed partial class CallInterceptor : Interceptor
         return failure;
     }
 
-    private static FailureInfo ToProto(FailureDetails details)
+    private static FailureInfo ToProto(Microsoft.DurableTask.TaskFailureDetails details)
     {
         var info = new FailureInfo { ErrorType = details.ErrorType, ErrorMessage = details.ErrorMessage };
         if (details.InnerFailure is not null)

@@ -202,7 +202,7 @@ internal sealed partial class SandboxesService : Sandboxes.SandboxesBase
 
         // The run's output is already SandboxOperationResult JSON written with this converter: passed on as stored.
         var run = await _sandboxes.WaitCompletedAsync(instanceId, context.CancellationToken);
-        result.Status = run.Status.ToString();
+        result.Status = run.RuntimeStatus.ToString();
         result.ResultJson = run.SerializedOutput ?? Json(new SandboxOperationResult());
         return result;
     }

@@ -6,13 +6,19 @@ using KataWorkflows.Engine;
 using KataWorkflows.Engine.Client;
 using KataWorkflows.Engine.Storage;
 using Microsoft.DurableTask.Protobuf;
+using Dt = Microsoft.DurableTask;
+using DtClient = Microsoft.DurableTask.Client;
+using DtEntities = Microsoft.DurableTask.Client.Entities;
 using ProtoEntityMetadata = Microsoft.DurableTask.Protobuf.EntityMetadata;
 
 namespace KataWorkflows.Host.Services;
 
 /// <summary>
-/// The client-facing calls of the Durable Task sidecar protocol (<c>TaskHubSidecarService</c>) over the engine's
-/// client, so the official SDK clients can start, query and manage instances and entities on this host. The worker
+/// The client-facing calls of the Durable Task sidecar protocol (<c>TaskHubSidecarService</c>) over the Durable Task
+/// SDK's client of the store (<see cref="StoreDurableTaskClient"/>), so the official SDK clients can start, query and
+/// manage instances and entities on this host. Reads that answer with an <c>OrchestrationState</c> use the client's
+/// store-record methods: the SDK's <c>OrchestrationMetadata</c> has no version, execution id, completion time,
+/// scheduled start or parent, which the protocol carries. The worker
 /// calls (GetWorkItems, Complete*, Abandon*) and the task-hub calls return Unimplemented: orchestrations run in the
 /// host's own worker.
 /// </summary>
@@ -26,10 +32,12 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
 
     private const string NoRemoteWorkers = "this host runs orchestrations in its own worker; remote workers are not supported";
 
-    private readonly DurableTaskClient _client;
+    private readonly StoreDurableTaskClient _client;
 
-    /// <summary>Creates the service.</summary>
-    public SidecarClientService(DurableTaskClient client) => _client = client;
+    /// <summary>Creates the service over the host's client, which must be the store's.</summary>
+    public SidecarClientService(DtClient.DurableTaskClient client) =>
+        _client = client as StoreDurableTaskClient
+            ?? throw new InvalidOperationException($"The sidecar API serves the store's client ({nameof(StoreDurableTaskClient)}), not {client?.GetType().FullName ?? "null"}.");
 
     /// <inheritdoc />
     public override Task<Empty> Hello(Empty request, ServerCallContext context) => Task.FromResult(new Empty());
@@ -38,23 +46,28 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<CreateInstanceResponse> StartInstance(CreateInstanceRequest request, ServerCallContext context)
     {
         Require(request.Name, "name");
-        var replace = false;
-        if (request.OrchestrationIdReusePolicy is { ReplaceableStatus.Count: > 0 } policy && request.InstanceId.Length > 0)
+
+        // The protocol names the terminal statuses an existing instance may be replaced in; the SDK names the ones that
+        // block the start (dedupe statuses). No policy: any existing instance is a conflict.
+        List<string>? dedupe = null;
+        if (request.OrchestrationIdReusePolicy is { ReplaceableStatus.Count: > 0 } policy)
         {
-            var existing = await _client.GetInstanceAsync(request.InstanceId, false, context.CancellationToken);
-            replace = existing is { IsTerminal: true } && policy.ReplaceableStatus.Contains((OrchestrationStatus)existing.Status);
+            dedupe = [.. DtClient.StartOrchestrationOptionsExtensions.ValidDedupeStatuses
+                .Where(s => !policy.ReplaceableStatus.Contains((OrchestrationStatus)(int)s))
+                .Select(s => s.ToString())];
         }
 
+        var input = Payload(request.Input, "input");
         var id = await _client.ScheduleNewOrchestrationInstanceAsync(
             request.Name,
-            Payload(request.Input, "input"),
-            new StartOrchestrationOptions
+            input,
+            new StoreStartOrchestrationOptions
             {
                 InstanceId = request.InstanceId.Length == 0 ? null : request.InstanceId,
-                Version = request.Version,
+                Version = request.Version is { } version ? new Dt.TaskVersion(version) : null,
                 StartAt = At(request.ScheduledStartTimestamp, "scheduledStartTimestamp"),
-                ReplaceTerminalInstance = replace,
-                Tags = request.Tags.Count == 0 ? null : new Dictionary<string, string>(request.Tags),
+                DedupeStatuses = dedupe,
+                Tags = new Dictionary<string, string>(request.Tags),
                 TraceParent = request.ParentTraceContext is { TraceParent.Length: > 0 } trace ? trace.TraceParent : null,
             },
             context.CancellationToken);
@@ -65,7 +78,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<GetInstanceResponse> GetInstance(GetInstanceRequest request, ServerCallContext context)
     {
         Require(request.InstanceId, "instanceId");
-        var instance = await _client.GetInstanceAsync(request.InstanceId, request.GetInputsAndOutputs, context.CancellationToken);
+        var instance = await _client.GetInstanceRecordAsync(request.InstanceId, request.GetInputsAndOutputs, context.CancellationToken);
         return instance is null ? new GetInstanceResponse { Exists = false } : new GetInstanceResponse { Exists = true, OrchestrationState = State(instance) };
     }
 
@@ -73,7 +86,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<GetInstanceResponse> WaitForInstanceStart(GetInstanceRequest request, ServerCallContext context)
     {
         Require(request.InstanceId, "instanceId");
-        var instance = await _client.WaitForInstanceStartAsync(request.InstanceId, request.GetInputsAndOutputs, context.CancellationToken);
+        var instance = await _client.WaitForInstanceStartRecordAsync(request.InstanceId, request.GetInputsAndOutputs, context.CancellationToken);
         return new GetInstanceResponse { Exists = true, OrchestrationState = State(instance) };
     }
 
@@ -81,7 +94,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<GetInstanceResponse> WaitForInstanceCompletion(GetInstanceRequest request, ServerCallContext context)
     {
         Require(request.InstanceId, "instanceId");
-        var instance = await _client.WaitForInstanceCompletionAsync(request.InstanceId, request.GetInputsAndOutputs, context.CancellationToken);
+        var instance = await _client.WaitForInstanceCompletionRecordAsync(request.InstanceId, request.GetInputsAndOutputs, context.CancellationToken);
         return new GetInstanceResponse { Exists = true, OrchestrationState = State(instance) };
     }
 
@@ -98,7 +111,8 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<TerminateResponse> TerminateInstance(TerminateRequest request, ServerCallContext context)
     {
         Require(request.InstanceId, "instanceId");
-        await _client.TerminateInstanceAsync(request.InstanceId, Payload(request.Output, "output"), request.Recursive, context.CancellationToken);
+        await _client.TerminateInstanceAsync(
+            request.InstanceId, new DtClient.TerminateInstanceOptions { Output = Payload(request.Output, "output"), Recursive = request.Recursive }, context.CancellationToken);
         return new TerminateResponse();
     }
 
@@ -122,7 +136,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<RestartInstanceResponse> RestartInstance(RestartInstanceRequest request, ServerCallContext context)
     {
         Require(request.InstanceId, "instanceId");
-        var id = await _client.RestartInstanceAsync(request.InstanceId, request.RestartWithNewInstanceId, context.CancellationToken);
+        var id = await _client.RestartAsync(request.InstanceId, request.RestartWithNewInstanceId, context.CancellationToken);
         return new RestartInstanceResponse { InstanceId = id };
     }
 
@@ -135,7 +149,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
             throw Invalid("query.maxInstanceCount", $"must be between 0 and {OrchestrationQuery.MaxPageSize}, got {q.MaxInstanceCount}");
         }
 
-        var page = await _client.QueryInstancesAsync(
+        var page = await _client.QueryInstanceRecordsAsync(
             new OrchestrationQuery
             {
                 Statuses = q.RuntimeStatus.Count == 0 ? null : [.. q.RuntimeStatus.Select(s => (OrchestrationRuntimeStatus)s)],
@@ -160,40 +174,16 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
             throw Invalid("pageSize", $"must be between 0 and {OrchestrationQuery.MaxPageSize}, got {request.PageSize}");
         }
 
-        var pageSize = request.PageSize == 0 ? 100 : request.PageSize;
-        DateTime? from = Time(request.CompletedTimeFrom, "completedTimeFrom"), to = Time(request.CompletedTimeTo, "completedTimeTo");
-        var query = new OrchestrationQuery
-        {
-            Statuses = request.RuntimeStatus.Count == 0 ? null : [.. request.RuntimeStatus.Select(s => (OrchestrationRuntimeStatus)s)],
-            PageSize = pageSize,
-            ContinuationToken = Token(request.LastInstanceKey, "lastInstanceKey"),
-        };
-        var response = new ListInstanceIdsResponse();
-        while (true)
-        {
-            var page = await _client.QueryInstancesAsync(query, context.CancellationToken);
-            foreach (var instance in page.Instances)
-            {
-                if ((from is null && to is null)
-                    || (instance.CompletedAt is { } done && (from is null || done >= from) && (to is null || done < to)))
-                {
-                    response.InstanceIds.Add(instance.InstanceId);
-                    if (response.InstanceIds.Count == pageSize)
-                    {
-                        // The key marks the last id returned, so the next page starts right after it.
-                        response.LastInstanceKey = new PageToken(instance.CreatedAt, instance.InstanceId).ToString();
-                        return response;
-                    }
-                }
-            }
-
-            if (page.ContinuationToken is null)
-            {
-                return response;
-            }
-
-            query = query with { ContinuationToken = page.ContinuationToken };
-        }
+        var page = await _client.ListInstanceIdsAsync(
+            request.RuntimeStatus.Count == 0 ? null : [.. request.RuntimeStatus.Select(s => (DtClient.OrchestrationRuntimeStatus)(int)s)],
+            At(request.CompletedTimeFrom, "completedTimeFrom"),
+            At(request.CompletedTimeTo, "completedTimeTo"),
+            request.PageSize == 0 ? 100 : request.PageSize,
+            Token(request.LastInstanceKey, "lastInstanceKey"),
+            context.CancellationToken);
+        var response = new ListInstanceIdsResponse { LastInstanceKey = page.ContinuationToken };
+        response.InstanceIds.AddRange(page.Values);
+        return response;
     }
 
     /// <inheritdoc />
@@ -209,18 +199,16 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
         {
             case PurgeInstancesRequest.RequestOneofCase.InstanceId:
                 Require(request.InstanceId, "instanceId");
-                deleted = await _client.PurgeInstanceAsync(request.InstanceId, context.CancellationToken);
+                deleted = (await _client.PurgeInstanceAsync(request.InstanceId, cancellation: context.CancellationToken)).PurgedInstanceCount;
                 break;
             case PurgeInstancesRequest.RequestOneofCase.PurgeInstanceFilter:
                 var f = request.PurgeInstanceFilter;
-                deleted = await _client.PurgeInstancesAsync(
-                    new PurgeFilter
-                    {
-                        CreatedFrom = Time(f.CreatedTimeFrom, "purgeInstanceFilter.createdTimeFrom"),
-                        CreatedTo = Time(f.CreatedTimeTo, "purgeInstanceFilter.createdTimeTo"),
-                        Statuses = f.RuntimeStatus.Count == 0 ? null : [.. f.RuntimeStatus.Select(s => (OrchestrationRuntimeStatus)s)],
-                    },
-                    context.CancellationToken);
+                deleted = (await _client.PurgeAllInstancesAsync(
+                    new DtClient.PurgeInstancesFilter(
+                        At(f.CreatedTimeFrom, "purgeInstanceFilter.createdTimeFrom"),
+                        At(f.CreatedTimeTo, "purgeInstanceFilter.createdTimeTo"),
+                        f.RuntimeStatus.Count == 0 ? null : [.. f.RuntimeStatus.Select(s => (DtClient.OrchestrationRuntimeStatus)(int)s)]),
+                    cancellation: context.CancellationToken)).PurgedInstanceCount;
                 break;
             case PurgeInstancesRequest.RequestOneofCase.InstanceBatch:
                 var ids = request.InstanceBatch.InstanceIds;
@@ -232,7 +220,7 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
                 deleted = 0;
                 foreach (var id in ids)
                 {
-                    deleted += await _client.PurgeInstanceAsync(id, context.CancellationToken);
+                    deleted += (await _client.PurgeInstanceAsync(id, cancellation: context.CancellationToken)).PurgedInstanceCount;
                 }
 
                 break;
@@ -270,15 +258,17 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
     public override async Task<SignalEntityResponse> SignalEntity(SignalEntityRequest request, ServerCallContext context)
     {
         Require(request.Name, "name");
-        await _client.SignalEntityAsync(
-            EntityId(request.InstanceId), request.Name, Payload(request.Input, "input"), At(request.ScheduledTime, "scheduledTime"), context.CancellationToken);
+        var id = EntityId(request.InstanceId);
+        var input = Payload(request.Input, "input");
+        var options = new Dt.Entities.SignalEntityOptions { SignalTime = At(request.ScheduledTime, "scheduledTime") };
+        await _client.Entities.SignalEntityAsync(id, request.Name, input, options, context.CancellationToken);
         return new SignalEntityResponse();
     }
 
     /// <inheritdoc />
     public override async Task<GetEntityResponse> GetEntity(GetEntityRequest request, ServerCallContext context)
     {
-        var entity = await _client.GetEntityAsync(EntityId(request.InstanceId), request.IncludeState, context.CancellationToken);
+        var entity = await _client.Entities.GetEntityAsync(EntityId(request.InstanceId), request.IncludeState, context.CancellationToken);
         return entity is null ? new GetEntityResponse { Exists = false } : new GetEntityResponse { Exists = true, Entity = Entity(entity) };
     }
 
@@ -291,29 +281,36 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
             throw Invalid("query.pageSize", $"must be between 1 and {OrchestrationQuery.MaxPageSize}, got {q.PageSize}");
         }
 
-        var page = await _client.QueryEntitiesAsync(
-            new EntityListQuery
-            {
-                InstanceIdStartsWith = q.InstanceIdStartsWith,
-                IncludeState = q.IncludeState,
-                IncludeTransient = q.IncludeTransient,
-                PageSize = q.PageSize ?? 100,
-                ContinuationToken = q.ContinuationToken,
-            },
-            context.CancellationToken);
-        DateTime? from = Time(q.LastModifiedFrom, "query.lastModifiedFrom"), to = Time(q.LastModifiedTo, "query.lastModifiedTo");
-        var response = new QueryEntitiesResponse { ContinuationToken = page.ContinuationToken };
-        response.Entities.AddRange(page.Entities
-            .Where(e => (from is null || e.LastModifiedAt >= from) && (to is null || e.LastModifiedAt < to))
-            .Select(Entity));
-        return response;
+        var filter = new DtEntities.EntityQuery
+        {
+            InstanceIdStartsWith = q.InstanceIdStartsWith,
+            IncludeState = q.IncludeState,
+            IncludeTransient = q.IncludeTransient,
+            PageSize = q.PageSize ?? 100,
+            ContinuationToken = q.ContinuationToken,
+            LastModifiedFrom = At(q.LastModifiedFrom, "query.lastModifiedFrom"),
+            LastModifiedTo = At(q.LastModifiedTo, "query.lastModifiedTo"),
+        };
+
+        // One page: the protocol's caller pages with the token it gets back.
+        await foreach (var page in _client.Entities.GetAllEntitiesAsync(filter).AsPages().WithCancellation(context.CancellationToken))
+        {
+            var response = new QueryEntitiesResponse { ContinuationToken = page.ContinuationToken };
+            response.Entities.AddRange(page.Values.Select(Entity));
+            return response;
+        }
+
+        return new QueryEntitiesResponse();
     }
 
     /// <inheritdoc />
     public override async Task<CleanEntityStorageResponse> CleanEntityStorage(CleanEntityStorageRequest request, ServerCallContext context)
     {
         // One pass cleans the whole store, so there is never a continuation.
-        var result = await _client.CleanEntityStorageAsync(request.RemoveEmptyEntities, request.ReleaseOrphanedLocks, context.CancellationToken);
+        var result = await _client.Entities.CleanEntityStorageAsync(
+            new DtEntities.CleanEntityStorageRequest { RemoveEmptyEntities = request.RemoveEmptyEntities, ReleaseOrphanedLocks = request.ReleaseOrphanedLocks },
+            continueUntilComplete: false,
+            context.CancellationToken);
         return new CleanEntityStorageResponse { EmptyEntitiesRemoved = result.EmptyEntitiesRemoved, OrphanedLocksReleased = result.OrphanedLocksReleased };
     }
 
@@ -390,13 +387,13 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
         return state;
     }
 
-    private static ProtoEntityMetadata Entity(Engine.EntityMetadata e) => new()
+    private static ProtoEntityMetadata Entity(DtEntities.EntityMetadata e) => new()
     {
         InstanceId = e.Id.ToString(),
-        LastModifiedTime = Time(e.LastModifiedAt),
+        LastModifiedTime = Timestamp.FromDateTimeOffset(e.LastModifiedTime),
         BacklogQueueSize = e.BacklogQueueSize,
         LockedBy = e.LockedBy,
-        SerializedState = e.SerializedState,
+        SerializedState = e.IncludesState ? e.State?.Value : null,
     };
 
     private static Timestamp Time(DateTime at) => Timestamp.FromDateTime(DateTime.SpecifyKind(at, DateTimeKind.Utc));
@@ -460,11 +457,12 @@ internal sealed class SidecarClientService : TaskHubSidecarService.TaskHubSideca
         }
     }
 
-    private static EntityInstanceId EntityId(string instanceId)
+    private static Dt.Entities.EntityInstanceId EntityId(string instanceId)
     {
         try
         {
-            return EntityInstanceId.Parse(instanceId);
+            var id = EntityInstanceId.Parse(instanceId);
+            return new Dt.Entities.EntityInstanceId(id.Name, id.Key);
         }
         catch (FormatException ex)
         {

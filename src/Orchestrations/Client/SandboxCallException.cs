@@ -1,4 +1,5 @@
 using KataWorkflows.Engine;
+using TaskFailureDetails = Microsoft.DurableTask.TaskFailureDetails;
 using KataWorkflows.Orchestrations.Model;
 
 namespace KataWorkflows.Orchestrations.Client;
@@ -35,7 +36,7 @@ public enum SandboxErrorKind
 public sealed class SandboxCallException : Exception
 {
     /// <summary>Creates the exception.</summary>
-    public SandboxCallException(SandboxErrorKind kind, string message, string? instanceId = null, FailureDetails? failure = null, Exception? inner = null)
+    public SandboxCallException(SandboxErrorKind kind, string message, string? instanceId = null, TaskFailureDetails? failure = null, Exception? inner = null)
         : base(message, inner)
     {
         Kind = kind;
@@ -50,14 +51,37 @@ public sealed class SandboxCallException : Exception
     public string? InstanceId { get; }
 
     /// <summary>The failure the run recorded.</summary>
-    public FailureDetails? Failure { get; }
+    public TaskFailureDetails? Failure { get; }
 
     /// <summary>Maps a recorded failure to its kind by the error type the orchestration threw.</summary>
-    public static SandboxErrorKind KindOf(FailureDetails? failure)
+    public static SandboxErrorKind KindOf(TaskFailureDetails? failure)
     {
+        var types = new List<string>();
         for (var f = failure; f is not null; f = f.InnerFailure)
         {
-            var kind = f.ErrorType switch
+            types.Add(f.ErrorType);
+        }
+
+        return KindOf(types);
+    }
+
+    /// <summary>Maps a failure as the store records it to its kind by the error type the orchestration threw.</summary>
+    public static SandboxErrorKind KindOf(FailureDetails? failure)
+    {
+        var types = new List<string>();
+        for (var f = failure; f is not null; f = f.InnerFailure)
+        {
+            types.Add(f.ErrorType);
+        }
+
+        return KindOf(types);
+    }
+
+    private static SandboxErrorKind KindOf(List<string> errorTypes)
+    {
+        foreach (var errorType in errorTypes)
+        {
+            var kind = errorType switch
             {
                 var t when t == typeof(InvalidSandboxArgumentException).FullName => SandboxErrorKind.InvalidArgument,
                 var t when t == typeof(SandboxNotFoundException).FullName => SandboxErrorKind.NotFound,

@@ -1,10 +1,12 @@
 using System.Text.RegularExpressions;
-using KataWorkflows.Engine;
-using KataWorkflows.Engine.Client;
-using KataWorkflows.Engine.Serialization;
-using KataWorkflows.Engine.Storage;
+using DurableTask.Core.Exceptions;
 using KataWorkflows.Orchestrations.Model;
 using KataWorkflows.Orchestrations.Sandboxes;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Client.Entities;
+using Microsoft.DurableTask.Entities;
+using SdkDataConverter = KataWorkflows.Engine.Serialization.SdkDataConverter;
 
 namespace KataWorkflows.Orchestrations.Client;
 
@@ -20,12 +22,15 @@ public sealed partial class SandboxClient
     private readonly DurableTaskClient _client;
     private readonly DataConverter _converter;
 
-    /// <summary>Creates a client over the engine's client.</summary>
+    /// <summary>
+    /// Creates a client over the Durable Task SDK's client (the engine's <c>StoreDurableTaskClient</c> in the host). Records
+    /// and results are read with <paramref name="converter"/>: the engine's JSON options when null, as the worker writes them.
+    /// </summary>
     public SandboxClient(DurableTaskClient client, DataConverter? converter = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         _client = client;
-        _converter = converter ?? DataConverter.Default;
+        _converter = converter ?? SdkDataConverter.Default;
     }
 
     /// <summary>The instance id of a call: derived from the request id when there is one.</summary>
@@ -77,7 +82,7 @@ public sealed partial class SandboxClient
                 },
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (InstanceAlreadyExistsException) when (requestId is not null)
+        catch (OrchestrationAlreadyExistsException) when (requestId is not null)
         {
             // The same request again: it joins the run the first one made.
         }
@@ -125,8 +130,8 @@ public sealed partial class SandboxClient
     public async Task<SandboxRecord?> GetRecordAsync(string sandboxId, CancellationToken cancellationToken)
     {
         Validate(sandboxId);
-        var entity = await _client.GetEntityAsync(SandboxEntity.IdFor(sandboxId), includeState: true, cancellationToken).ConfigureAwait(false);
-        return entity?.SerializedState is { } state ? _converter.Deserialize<SandboxRecord>(state) : null;
+        var entity = await _client.Entities.GetEntityAsync(Sdk(SandboxEntity.IdFor(sandboxId)), includeState: true, cancellationToken).ConfigureAwait(false);
+        return entity is { IncludesState: true, State: { } state } ? _converter.Deserialize<SandboxRecord>(state.Value) : null;
     }
 
     /// <summary>StatusSandbox: the committed status, read without the lock.</summary>
@@ -186,30 +191,25 @@ public sealed partial class SandboxClient
     public async Task<IReadOnlyList<SandboxStatus>> ListAsync(CancellationToken cancellationToken)
     {
         var list = new List<SandboxStatus>();
-        string? token = null;
-        do
+        var query = new EntityQuery { InstanceIdStartsWith = $"@{SandboxEntity.Name}@", IncludeState = true, PageSize = 500 };
+        await foreach (var page in _client.Entities.GetAllEntitiesAsync(query).AsPages().WithCancellation(cancellationToken).ConfigureAwait(false))
         {
-            var page = await _client.QueryEntitiesAsync(
-                new EntityListQuery { InstanceIdStartsWith = $"@{SandboxEntity.Name}@", IncludeState = true, PageSize = 500, ContinuationToken = token },
-                cancellationToken).ConfigureAwait(false);
-            foreach (var entity in page.Entities)
+            foreach (var entity in page.Values)
             {
-                if (entity.SerializedState is { } state && _converter.Deserialize<SandboxRecord>(state) is { } record)
+                if (entity is { IncludesState: true, State: { } state } && _converter.Deserialize<SandboxRecord>(state.Value) is { } record)
                 {
                     list.Add(SandboxStatus.Of(record));
                 }
             }
-
-            token = page.ContinuationToken;
         }
-        while (token is not null);
+
         return list;
     }
 
     private static void ThrowIfNotCompleted(OrchestrationMetadata run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        switch (run.Status)
+        switch (run.RuntimeStatus)
         {
             case OrchestrationRuntimeStatus.Completed:
                 return;
@@ -219,7 +219,7 @@ public sealed partial class SandboxClient
             default:
                 throw new SandboxCallException(
                     SandboxCallException.KindOf(run.FailureDetails),
-                    run.FailureDetails?.ErrorMessage ?? $"{run.Name} run {run.InstanceId} ended {run.Status}",
+                    run.FailureDetails?.ErrorMessage ?? $"{run.Name} run {run.InstanceId} ended {run.RuntimeStatus}",
                     run.InstanceId,
                     run.FailureDetails);
         }
@@ -262,6 +262,8 @@ public sealed partial class SandboxClient
             throw new SandboxCallException(SandboxErrorKind.InvalidArgument, ex.Message, inner: ex);
         }
     }
+
+    private static EntityInstanceId Sdk(KataWorkflows.Engine.EntityInstanceId id) => new(id.Name, id.Key);
 
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$", RegexOptions.CultureInvariant)]
     private static partial Regex RequestIdRegex();

@@ -109,11 +109,11 @@ public sealed class WorkerTests
         try
         {
             var client = new StoreDurableTaskClient(store);
-            var id = await client.ScheduleNewOrchestrationInstanceAsync("test", "sb1", cancellationToken: Ct);
+            var id = await client.ScheduleNewOrchestrationInstanceAsync("test", "sb1", cancellation: Ct);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            var done = await client.WaitForInstanceCompletionAsync(id, true, timeout.Token);
-            var history = await client.GetHistoryAsync(id, cancellationToken: Ct);
+            var done = await client.WaitForInstanceCompletionRecordAsync(id, true, timeout.Token);
+            var history = await client.GetHistoryAsync(id, cancellation: Ct);
             return new Outcome(
                 done.Status,
                 done.SerializedOutput,

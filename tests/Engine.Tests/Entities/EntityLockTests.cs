@@ -54,7 +54,7 @@ public sealed class EntityLockTests
             queued.Add(id);
         }
 
-        var waiting = await harness.Client.GetEntityAsync(EntityTestApp.LogId("fifo"), includeState: false, harness.Token);
+        var waiting = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.LogId("fifo"), includeState: false, harness.Token);
         Assert.Equal("hold-first", waiting?.LockedBy);
         Assert.Equal(50, waiting?.BacklogQueueSize);
 
@@ -78,9 +78,9 @@ public sealed class EntityLockTests
         await gate.WaitForArrivalAsync(harness.Token);
         var waiter = await harness.ScheduleAsync("lock-and-add", new CounterCall("t", "Add", 10), "t-waiter");
         await harness.WaitForHistoryAsync(waiter, h => h.IndexOf(Kind.EntityLockRequested) >= 0, "to request the lock");
-        Assert.Equal("t-holder", (await harness.Client.GetEntityAsync(EntityTestApp.CounterId("t"), cancellationToken: harness.Token))?.LockedBy);
+        Assert.Equal("t-holder", (await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("t"), cancellation: harness.Token))?.LockedBy);
 
-        await harness.Client.TerminateInstanceAsync(holder, "stuck", cancellationToken: harness.Token);
+        await harness.Client.TerminateInstanceAsync(holder, "stuck", cancellation: harness.Token);
         var terminated = await harness.WaitForCompletionAsync(holder);
         var next = await harness.WaitForCompletionAsync(waiter);
 
@@ -159,8 +159,8 @@ public sealed class EntityLockTests
         var done = await Task.WhenAll(ids.Select(harness.WaitForCompletionAsync));
 
         Assert.All(done, m => Assert.Equal(OrchestrationRuntimeStatus.Completed, m.Status));
-        Assert.Equal("40", (await harness.Client.GetEntityAsync(EntityTestApp.CounterId("a"), cancellationToken: harness.Token))?.SerializedState);
-        Assert.Equal("40", (await harness.Client.GetEntityAsync(EntityTestApp.CounterId("b"), cancellationToken: harness.Token))?.SerializedState);
+        Assert.Equal("40", (await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("a"), cancellation: harness.Token))?.SerializedState);
+        Assert.Equal("40", (await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("b"), cancellation: harness.Token))?.SerializedState);
 
         // Whatever order the code named them in, the locks were requested in one global order; each holder saw
         // both counters move together, so no one else got in between.
@@ -314,7 +314,7 @@ public sealed class EntityLockTests
 
     private static async Task<List<string>> LogOf(EngineHarness harness, string key)
     {
-        var entity = await harness.Client.GetEntityAsync(EntityTestApp.LogId(key), includeState: true, harness.Token);
+        var entity = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.LogId(key), includeState: true, harness.Token);
         return Json.Read<List<string>>(entity?.SerializedState) ?? [];
     }
 
@@ -325,7 +325,7 @@ public sealed class EntityLockTests
     private static async Task AssertUnlockedAsync(EngineHarness harness, string key, int expectedValue)
     {
         Assert.Equal(expectedValue, (await harness.RunAsync(EntityTestApp.ReadCounter, key)).Output<int>());
-        var entity = await harness.Client.GetEntityAsync(EntityTestApp.CounterId(key), cancellationToken: harness.Token);
+        var entity = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId(key), cancellation: harness.Token);
         Assert.Null(entity?.LockedBy);
         Assert.Equal(0, entity?.BacklogQueueSize);
     }

@@ -36,7 +36,7 @@ public sealed class EntityOperationTests
         var done = await harness.RunAsync("failing-call", "f1");
 
         Assert.Equal($"Fail|{typeof(InvalidOperationException).FullName}|boom|3", done.Output<string>());
-        var entity = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("f1"), cancellationToken: harness.Token);
+        var entity = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("f1"), cancellation: harness.Token);
         Assert.Equal("3", entity?.SerializedState);
         var history = await harness.HistoryAsync(done.InstanceId);
         var failed = history[history.IndexOf(Kind.EntityOperationFailed)].EntityOperationFailed;
@@ -73,7 +73,7 @@ public sealed class EntityOperationTests
         var done = await harness.RunAsync("overdraw");
 
         Assert.Equal("overdraft refused|50|0", done.Output<string>());
-        Assert.Equal("50", (await harness.Client.GetEntityAsync(new EntityInstanceId("ledger", "l1"), cancellationToken: harness.Token))?.SerializedState);
+        Assert.Equal("50", (await harness.Client.Entities.GetEntityRecordAsync(new EntityInstanceId("ledger", "l1"), cancellation: harness.Token))?.SerializedState);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class EntityOperationTests
                 await ctx.Entities.SignalEntityAsync(id, "Add", 5);
                 return await ctx.Entities.CallEntityAsync<int>(id, "Get");
             }));
-        await harness.Client.SignalEntityAsync(EntityTestApp.CounterId("sc"), "Add", 2, cancellationToken: harness.Token);
+        await harness.Client.Entities.SignalEntityAsync(EngineHarness.Sdk(EntityTestApp.CounterId("sc")), "Add", 2, cancellation: harness.Token);
 
         var done = await harness.RunAsync("signal-then-call", "sc");
 
@@ -133,13 +133,13 @@ public sealed class EntityOperationTests
         await using var harness = await StartAsync();
         var id = EntityTestApp.CounterId("doomed");
         Assert.Equal(4, (await harness.RunAsync("counter-call", new CounterCall("doomed", "Add", 4))).Output<int>());
-        Assert.Equal("4", (await harness.Client.GetEntityAsync(id, cancellationToken: harness.Token))?.SerializedState);
+        Assert.Equal("4", (await harness.Client.Entities.GetEntityRecordAsync(id, cancellation: harness.Token))?.SerializedState);
 
         var deleted = await harness.RunAsync("counter-call", new CounterCall("doomed", "delete"));
 
         Assert.Equal(OrchestrationRuntimeStatus.Completed, deleted.Status);
-        Assert.Null(await harness.Client.GetEntityAsync(id, cancellationToken: harness.Token));
-        var listed = await harness.Client.QueryEntitiesAsync(new EntityListQuery { InstanceIdStartsWith = "@counter@doomed", IncludeTransient = true }, harness.Token);
+        Assert.Null(await harness.Client.Entities.GetEntityRecordAsync(id, cancellation: harness.Token));
+        var listed = await harness.Client.Entities.QueryEntityRecordsAsync(new EntityListQuery { InstanceIdStartsWith = "@counter@doomed", IncludeTransient = true }, harness.Token);
         Assert.Empty(listed.Entities);
         Assert.Equal(0, (await harness.RunAsync("counter-call", new CounterCall("doomed", "Get"))).Output<int>());
     }
@@ -149,8 +149,8 @@ public sealed class EntityOperationTests
     {
         await using var harness = await StartAsync();
 
-        await harness.Client.SignalEntityAsync(
-            new EntityInstanceId("relay", "r1"), "Forward", new ForwardRequest("fw", 9, "started-by-entity"), cancellationToken: harness.Token);
+        await harness.Client.Entities.SignalEntityAsync(
+            EngineHarness.Sdk(new EntityInstanceId("relay", "r1")), "Forward", new ForwardRequest("fw", 9, "started-by-entity"), cancellation: harness.Token);
         var started = await harness.WaitForCompletionAsync("started-by-entity");
 
         // The signal to the counter was queued before the orchestration existed, so its call comes after it.
@@ -158,7 +158,7 @@ public sealed class EntityOperationTests
         Assert.Equal(EntityTestApp.ReadCounter, started.Name);
         Assert.Equal("\"fw\"", started.SerializedInput);
         Assert.Equal(9, started.Output<int>());
-        var relay = await harness.Client.GetEntityAsync(new EntityInstanceId("relay", "r1"), cancellationToken: harness.Token);
+        var relay = await harness.Client.Entities.GetEntityRecordAsync(new EntityInstanceId("relay", "r1"), cancellation: harness.Token);
         Assert.Equal("1", relay?.SerializedState);
     }
 
@@ -173,7 +173,7 @@ public sealed class EntityOperationTests
         var history = await harness.HistoryAsync(holder);
         var section = history[history.IndexOf(Kind.EntityLockRequested)].EntityLockRequested.CriticalSectionId;
 
-        var locked = await harness.Client.GetEntityAsync(id, includeState: true, harness.Token);
+        var locked = await harness.Client.Entities.GetEntityRecordAsync(id, includeState: true, harness.Token);
         Assert.NotNull(locked);
         Assert.Equal(EntityInstanceId.FromSdk(id), locked.Id);
         Assert.Equal("meta-holder", locked.LockedBy);
@@ -183,10 +183,10 @@ public sealed class EntityOperationTests
 
         for (var i = 0; i < 3; i++)
         {
-            await harness.Client.SignalEntityAsync(id, "Add", 10, cancellationToken: harness.Token);
+            await harness.Client.Entities.SignalEntityAsync(EngineHarness.Sdk(id), "Add", 10, cancellation: harness.Token);
         }
 
-        var backlog = await harness.Client.GetEntityAsync(id, includeState: false, harness.Token);
+        var backlog = await harness.Client.Entities.GetEntityRecordAsync(id, includeState: false, harness.Token);
         Assert.Equal(3, backlog?.BacklogQueueSize);
         Assert.Equal("meta-holder", backlog?.LockedBy);
         Assert.Null(backlog?.SerializedState);
@@ -195,7 +195,7 @@ public sealed class EntityOperationTests
         Assert.Equal(2, (await harness.WaitForCompletionAsync(holder)).Output<int>());
         Assert.Equal(32, (await harness.RunAsync(EntityTestApp.ReadCounter, "meta")).Output<int>());
 
-        var free = await harness.Client.GetEntityAsync(id, cancellationToken: harness.Token);
+        var free = await harness.Client.Entities.GetEntityRecordAsync(id, cancellation: harness.Token);
         Assert.Null(free?.LockedBy);
         Assert.Null(free?.CriticalSectionId);
         Assert.Equal(0, free?.BacklogQueueSize);
@@ -220,7 +220,7 @@ public sealed class EntityOperationTests
         string? token = null;
         do
         {
-            var page = await harness.Client.QueryEntitiesAsync(
+            var page = await harness.Client.Entities.QueryEntityRecordsAsync(
                 new EntityListQuery { InstanceIdStartsWith = "@counter@", PageSize = 7, IncludeState = true, ContinuationToken = token }, harness.Token);
             pages++;
             Assert.InRange(page.Entities.Count, 1, 7);
@@ -232,10 +232,10 @@ public sealed class EntityOperationTests
         Assert.Equal(4, pages);
         Assert.Equal(counters, seen.Select(e => e.Id.ToString()));
         Assert.All(seen, e => Assert.Equal("1", e.SerializedState));
-        var tallyPage = await harness.Client.QueryEntitiesAsync(new EntityListQuery { InstanceIdStartsWith = "@tally@" }, harness.Token);
+        var tallyPage = await harness.Client.Entities.QueryEntityRecordsAsync(new EntityListQuery { InstanceIdStartsWith = "@tally@" }, harness.Token);
         Assert.Equal(tallies, tallyPage.Entities.Select(e => e.Id.ToString()));
         Assert.All(tallyPage.Entities, e => Assert.Null(e.SerializedState));
-        var narrow = await harness.Client.QueryEntitiesAsync(new EntityListQuery { InstanceIdStartsWith = "@counter@k1" }, harness.Token);
+        var narrow = await harness.Client.Entities.QueryEntityRecordsAsync(new EntityListQuery { InstanceIdStartsWith = "@counter@k1" }, harness.Token);
         Assert.Equal(counters[10..20], narrow.Entities.Select(e => e.Id.ToString()));
     }
 }

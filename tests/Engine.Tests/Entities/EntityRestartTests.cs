@@ -20,16 +20,16 @@ public sealed class EntityRestartTests
 
         await harness.RestartAsync(Register);
 
-        var afterRestart = await harness.Client.GetEntityAsync(id, cancellationToken: harness.Token);
+        var afterRestart = await harness.Client.Entities.GetEntityRecordAsync(id, cancellation: harness.Token);
         Assert.Equal("r-holder", afterRestart?.LockedBy);
         Assert.Equal("1", afterRestart?.SerializedState);
         Assert.Equal(1, afterRestart?.BacklogQueueSize);
-        Assert.Equal(OrchestrationRuntimeStatus.Running, (await harness.Client.GetInstanceAsync(holder, cancellationToken: harness.Token))?.Status);
+        Assert.Equal(OrchestrationRuntimeStatus.Running, (await harness.Client.GetInstanceRecordAsync(holder, cancellation: harness.Token))?.Status);
 
         // The interrupted activity runs again on the new worker, still inside the critical section.
         await gate.WaitForArrivalAsync(harness.Token);
         Assert.Equal(2, gate.Entries);
-        Assert.Equal("r-holder", (await harness.Client.GetEntityAsync(id, cancellationToken: harness.Token))?.LockedBy);
+        Assert.Equal("r-holder", (await harness.Client.Entities.GetEntityRecordAsync(id, cancellation: harness.Token))?.LockedBy);
         gate.Release();
         var held = await harness.WaitForCompletionAsync(holder);
         var next = await harness.WaitForCompletionAsync(waiter);
@@ -41,7 +41,7 @@ public sealed class EntityRestartTests
         Assert.Equal(1, history.Count(Kind.EntityLockRequested));
         Assert.Equal(1, history.Count(Kind.EntityUnlockSent));
         Assert.Equal(12, (await harness.RunAsync(EntityTestApp.ReadCounter, "r")).Output<int>());
-        var all = await harness.Client.QueryEntitiesAsync(new EntityListQuery { IncludeTransient = true }, harness.Token);
+        var all = await harness.Client.Entities.QueryEntityRecordsAsync(new EntityListQuery { IncludeTransient = true }, harness.Token);
         Assert.NotEmpty(all.Entities);
         Assert.All(all.Entities, e => Assert.Null(e.LockedBy));
     }
@@ -81,30 +81,31 @@ public sealed class EntityRestartTests
             batch.DeleteInstances.Add("vanishing");
             await backend.CommitAsync(batch, harness.Token);
         });
-        Assert.Null(await harness.Client.GetInstanceAsync("vanishing", cancellationToken: harness.Token));
-        Assert.Equal("vanishing", (await harness.Client.GetEntityAsync(EntityTestApp.CounterId("orphan-stateful"), cancellationToken: harness.Token))?.LockedBy);
-        Assert.Equal("vanishing", (await harness.Client.GetEntityAsync(EntityTestApp.CounterId("orphan-empty"), cancellationToken: harness.Token))?.LockedBy);
+        Assert.Null(await harness.Client.GetInstanceRecordAsync("vanishing", cancellation: harness.Token));
+        Assert.Equal("vanishing", (await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("orphan-stateful"), cancellation: harness.Token))?.LockedBy);
+        Assert.Equal("vanishing", (await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("orphan-empty"), cancellation: harness.Token))?.LockedBy);
         await gate.WaitForArrivalAsync(harness.Token);
 
-        var released = await harness.Client.CleanEntityStorageAsync(removeEmptyEntities: false, releaseOrphanedLocks: true, harness.Token);
+        var released = await harness.Client.Entities.CleanEntityStorageAsync(new() { RemoveEmptyEntities = false, ReleaseOrphanedLocks = true }, cancellation: harness.Token);
 
-        Assert.Equal(new CleanEntityStorageResult(0, 2), released);
+        Assert.Equal((0, 2), (released.EmptyEntitiesRemoved, released.OrphanedLocksReleased));
         Assert.Equal(15, (await harness.WaitForCompletionAsync(waiter)).Output<int>());
-        Assert.Equal("live-holder", (await harness.Client.GetEntityAsync(EntityTestApp.CounterId("live"), cancellationToken: harness.Token))?.LockedBy);
-        var empty = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("orphan-empty"), cancellationToken: harness.Token);
+        Assert.Equal("live-holder", (await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("live"), cancellation: harness.Token))?.LockedBy);
+        var empty = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("orphan-empty"), cancellation: harness.Token);
         Assert.NotNull(empty);
         Assert.Null(empty.LockedBy);
         Assert.Null(empty.SerializedState);
 
-        var removed = await harness.Client.CleanEntityStorageAsync(removeEmptyEntities: true, releaseOrphanedLocks: false, harness.Token);
+        var removed = await harness.Client.Entities.CleanEntityStorageAsync(new() { RemoveEmptyEntities = true, ReleaseOrphanedLocks = false }, cancellation: harness.Token);
 
-        Assert.Equal(new CleanEntityStorageResult(1, 0), removed);
-        Assert.Null(await harness.Client.GetEntityAsync(EntityTestApp.CounterId("orphan-empty"), cancellationToken: harness.Token));
+        Assert.Equal((1, 0), (removed.EmptyEntitiesRemoved, removed.OrphanedLocksReleased));
+        Assert.Null(await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("orphan-empty"), cancellation: harness.Token));
         Assert.Equal(15, (await harness.RunAsync(EntityTestApp.ReadCounter, "orphan-stateful")).Output<int>());
 
         gate.Release();
         Assert.Equal(2, (await harness.WaitForCompletionAsync("live-holder")).Output<int>());
         Assert.Equal(2, (await harness.RunAsync(EntityTestApp.ReadCounter, "live")).Output<int>());
-        Assert.Equal(new CleanEntityStorageResult(0, 0), await harness.Client.CleanEntityStorageAsync(cancellationToken: harness.Token));
+        var again = await harness.Client.Entities.CleanEntityStorageAsync(cancellation: harness.Token);
+        Assert.Equal((0, 0), (again.EmptyEntitiesRemoved, again.OrphanedLocksReleased));
     }
 }

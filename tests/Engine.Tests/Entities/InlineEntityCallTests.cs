@@ -60,7 +60,7 @@ public sealed class InlineEntityCallTests
         Assert.Equal(0, harness.Observed.InlineLeasesOf(entity));
         Assert.Equal(1, harness.Observed.InboxOperationsOf(entity));
 
-        var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("inline"), includeState: true, harness.Token);
+        var state = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("inline"), includeState: true, harness.Token);
         Assert.Equal("111", state?.SerializedState);
         Assert.Null(state?.LockedBy);
 
@@ -116,7 +116,7 @@ public sealed class InlineEntityCallTests
         // stayed held for the lock), then ran from the inbox with its signal.
         var read = await harness.WaitForCompletionAsync("read-r1");
         Assert.Equal(OrchestrationRuntimeStatus.Completed, read.Status);
-        var counter = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("r1"), includeState: true, harness.Token);
+        var counter = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("r1"), includeState: true, harness.Token);
         Assert.Equal("7", counter?.SerializedState);
         Assert.Equal(1, harness.Observed.SectionLocksOf(new EntityInstanceId("relay", "r1").ToString()));
         Assert.Equal(1, harness.Observed.InboxOperationsOf(new EntityInstanceId("relay", "r1").ToString()));
@@ -152,7 +152,7 @@ public sealed class InlineEntityCallTests
             kinds);
         Assert.Equal(checkpoint.NewHistory, await harness.HistoryAsync("free-run"));
 
-        var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("free"), includeState: true, harness.Token);
+        var state = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("free"), includeState: true, harness.Token);
         Assert.Equal("5", state?.SerializedState);
         Assert.Null(state?.LockedBy);
     }
@@ -169,7 +169,7 @@ public sealed class InlineEntityCallTests
         {
             Assert.Equal(1, harness.Observed.SectionLocksOf(EntityTestApp.CounterId(key).ToString()));
             Assert.Equal(0, harness.Observed.InboxOperationsOf(EntityTestApp.CounterId(key).ToString()));
-            var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId(key), includeState: true, harness.Token);
+            var state = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId(key), includeState: true, harness.Token);
             Assert.Equal("1", state?.SerializedState);
             Assert.Null(state?.LockedBy);
         }
@@ -190,7 +190,7 @@ public sealed class InlineEntityCallTests
         await gate.WaitForArrivalAsync(harness.Token);
         var waiter = await harness.ScheduleAsync("lock-and-add", new CounterCall("held", "Add", 10), "held-waiter");
         await harness.WaitForHistoryAsync(waiter, h => h.IndexOf(Kind.EntityLockRequested) >= 0, "to request the lock");
-        var locked = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("held"), cancellationToken: harness.Token);
+        var locked = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("held"), cancellation: harness.Token);
         Assert.Equal("held-holder", locked?.LockedBy);
         Assert.Equal(1, harness.Observed.SectionLocksOf(entity));
 
@@ -200,7 +200,7 @@ public sealed class InlineEntityCallTests
 
         // Only the holder's lock was granted inline; the waiter's went through the inbox.
         Assert.Equal(1, harness.Observed.SectionLocksOf(entity));
-        var state = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("held"), includeState: true, harness.Token);
+        var state = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("held"), includeState: true, harness.Token);
         Assert.Equal("12", state?.SerializedState);
         Assert.Null(state?.LockedBy);
     }
@@ -233,7 +233,7 @@ public sealed class InlineEntityCallTests
 
         Assert.Equal(3, done.Output<int>());
         Assert.Equal(1, harness.Observed.SectionLocksOf(EntityTestApp.CounterId("gone").ToString()));
-        var gone = await harness.Client.GetEntityAsync(EntityTestApp.CounterId("gone"), includeState: true, harness.Token);
+        var gone = await harness.Client.Entities.GetEntityRecordAsync(EntityTestApp.CounterId("gone"), includeState: true, harness.Token);
         Assert.True(gone is null || (gone.SerializedState is null && gone.LockedBy is null), $"left: state {gone?.SerializedState}, locked by {gone?.LockedBy}");
     }
 }

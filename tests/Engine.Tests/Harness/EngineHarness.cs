@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using DurableTaskRegistry = Microsoft.DurableTask.DurableTaskRegistry;
-using StartOrchestrationOptions = KataWorkflows.Engine.Client.StartOrchestrationOptions;
+using StartOrchestrationOptions = Microsoft.DurableTask.StartOrchestrationOptions;
 
 namespace KataWorkflows.Engine.Tests.Harness;
 
@@ -60,6 +60,9 @@ public sealed class EngineHarness : IAsyncDisposable
     /// <summary>The durable data; it outlives every store opened over it.</summary>
     public InMemoryStoreBackend Backend { get; } = new();
 
+    /// <summary>The SDK's form of a store entity id, for the client's entity calls.</summary>
+    public static Microsoft.DurableTask.Entities.EntityInstanceId Sdk(EntityInstanceId id) => new(id.Name, id.Key);
+
     /// <summary>The current store.</summary>
     public OrchestrationStore Store { get; private set; }
 
@@ -67,7 +70,7 @@ public sealed class EngineHarness : IAsyncDisposable
     public ObservedStore Observed { get; private set; }
 
     /// <summary>A client over the current store.</summary>
-    public DurableTaskClient Client { get; private set; }
+    public StoreDurableTaskClient Client { get; private set; }
 
 
     /// <summary>Everything logged by the engine and by orchestrations.</summary>

@@ -110,7 +110,7 @@ public sealed class SandboxHarness : IAsyncDisposable
     public ActivityLogStore Log { get; private set; }
 
     /// <summary>The engine's client over the current store.</summary>
-    public DurableTaskClient Client { get; private set; }
+    public StoreDurableTaskClient Client { get; private set; }
 
     /// <summary>The sandbox client over <see cref="Client"/>.</summary>
     public SandboxClient Sandboxes { get; private set; }
@@ -264,7 +264,7 @@ public sealed class SandboxHarness : IAsyncDisposable
         await RecordAsync(sandboxId) ?? throw new Xunit.Sdk.XunitException($"sandbox {sandboxId} has no record");
 
     /// <summary>The sandbox's entity (state, lock), or null.</summary>
-    public Task<EntityMetadata?> EntityAsync(string sandboxId) => Client.GetEntityAsync(SandboxEntity.IdFor(sandboxId), includeState: true, Token);
+    public Task<EntityMetadata?> EntityAsync(string sandboxId) => Store.GetEntityAsync(SandboxEntity.IdFor(sandboxId), includeState: true, Token);
 
     /// <summary>
     /// Waits until the sandbox's entity holds no lock and returns it (null when it does not exist). A call's run completes
@@ -294,17 +294,20 @@ public sealed class SandboxHarness : IAsyncDisposable
     }
 
     /// <summary>The history of a run.</summary>
-    public Task<IReadOnlyList<HistoryEvent>> HistoryAsync(string instanceId) => Client.GetHistoryAsync(instanceId, cancellationToken: Token);
+    public Task<IReadOnlyList<HistoryEvent>> HistoryAsync(string instanceId) => Client.GetHistoryAsync(instanceId, cancellation: Token);
 
     /// <summary>Every run in the store.</summary>
     public async Task<IReadOnlyList<OrchestrationMetadata>> InstancesAsync()
     {
         var all = new List<OrchestrationMetadata>();
-        await foreach (var instance in Client.GetAllInstancesAsync(new OrchestrationQuery { IncludePayloads = true }, Token))
+        var query = new OrchestrationQuery { IncludePayloads = true };
+        do
         {
-            all.Add(instance);
+            var page = await Client.QueryInstanceRecordsAsync(query, Token);
+            all.AddRange(page.Instances);
+            query = query with { ContinuationToken = page.ContinuationToken };
         }
-
+        while (query.ContinuationToken is not null);
         return all;
     }
 
@@ -340,7 +343,7 @@ public sealed class SandboxHarness : IAsyncDisposable
         }
     }
 
-    private (OrchestrationStore, ActivityLogStore, DurableTaskClient, SandboxClient) OpenStore()
+    private (OrchestrationStore, ActivityLogStore, StoreDurableTaskClient, SandboxClient) OpenStore()
     {
         var store = _memory is not null
             ? new OrchestrationStore(_memory)

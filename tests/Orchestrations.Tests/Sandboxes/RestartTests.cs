@@ -59,7 +59,7 @@ public sealed class RestartTests
         // The next host runs startVM again, and the hang strikes there: the run waits in it, as a real hung step would.
         var strike = await h.WaitForStrikeAsync(SandboxActivities.StartVm, FaultPoint.After);
         Assert.Equal(1, strike.Occurrence);
-        Assert.Equal(Engine.OrchestrationRuntimeStatus.Running, (await h.Client.GetInstanceAsync(id, cancellationToken: h.Token))!.Status);
+        Assert.Equal(Engine.OrchestrationRuntimeStatus.Running, (await h.Client.GetInstanceRecordAsync(id, cancellation: h.Token))!.Status);
 
         // Once the hang is spent, a further restart finishes the run with the one VM.
         await h.RestartAsync();

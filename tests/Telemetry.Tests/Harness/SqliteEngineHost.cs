@@ -37,7 +37,7 @@ public sealed class SqliteEngineHost : IAsyncDisposable
     public OrchestrationStore Store { get; private set; }
 
     /// <summary>A client over the current store.</summary>
-    public DurableTaskClient Client { get; private set; }
+    public StoreDurableTaskClient Client { get; private set; }
 
     /// <summary>Cancelled when the test's time budget is spent.</summary>
     public CancellationToken Token => _timeout.Token;
@@ -79,7 +79,7 @@ public sealed class SqliteEngineHost : IAsyncDisposable
     }
 
     /// <summary>Waits until the instance is terminal.</summary>
-    public Task<OrchestrationMetadata> WaitForCompletionAsync(string instanceId) => Client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, Token);
+    public Task<OrchestrationMetadata> WaitForCompletionAsync(string instanceId) => Client.WaitForInstanceCompletionRecordAsync(instanceId, getInputsAndOutputs: true, Token);
 
     /// <summary>Waits until the instance's current history satisfies <paramref name="condition"/>.</summary>
     public async Task WaitForHistoryAsync(string instanceId, Func<IReadOnlyList<Microsoft.DurableTask.Protobuf.HistoryEvent>, bool> condition)

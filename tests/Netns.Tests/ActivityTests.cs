@@ -1,6 +1,6 @@
 using KataWorkflows.Activities;
 using KataWorkflows.Activities.Networks.TcFilter;
-using KataWorkflows.Engine;
+using KataWorkflows.Engine.Worker;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
 using Microsoft.Extensions.DependencyInjection;
@@ -50,6 +50,17 @@ public sealed class ActivityTests : IAsyncLifetime
     private static async Task<T> RunAsync<T>(IServiceProvider provider, string activity, object input)
     {
         var instance = SandboxActivitiesRegistryExtensions.CreateActivity(provider, activity);
-        return (T)(await instance.RunAsync(new TaskActivityContext(activity, "test-instance", 1, Ct), input))!;
+        using (ActivityExecution.Enter(1, Ct))
+        {
+            return (T)(await instance.RunAsync(new ActivityContext(activity, "test-instance"), input))!;
+        }
+    }
+
+    /// <summary>The SDK's activity context for an activity run outside a worker.</summary>
+    private sealed class ActivityContext(string name, string instanceId) : Microsoft.DurableTask.TaskActivityContext
+    {
+        public override Microsoft.DurableTask.TaskName Name { get; } = name;
+
+        public override string InstanceId { get; } = instanceId;
     }
 }

@@ -1,7 +1,6 @@
-using KataWorkflows.Engine;
-using KataWorkflows.Engine.Execution;
+using KataWorkflows.Engine.Sdk;
 using KataWorkflows.Engine.Serialization;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.DurableTask;
 
 namespace KataWorkflows.Host.WebConsole;
 
@@ -10,20 +9,20 @@ namespace KataWorkflows.Host.WebConsole;
 /// runs, as <c>kwf wf replay</c> replays it against the ones kwf was built with. Nothing runs but orchestration code:
 /// no activity, no entity, no store.
 /// </summary>
-internal sealed class ConsoleReplay(DurableTaskRegistry registry, DataConverter converter)
+internal sealed class ConsoleReplay(DurableTaskRegistry registry)
 {
     /// <summary>Replays <paramref name="document"/>; the verdict says deterministic or where the code diverges.</summary>
     public ReplayVerdict Verdict(HistoryDocument document)
     {
         ArgumentNullException.ThrowIfNull(document);
-        if (!registry.OrchestratorNames.Contains(document.Name, StringComparer.OrdinalIgnoreCase))
+        if (!registry.GetOrchestrators().Any(o => string.Equals(o.Key.Name, document.Name, StringComparison.OrdinalIgnoreCase)))
         {
             return new ReplayVerdict(document.InstanceId, document.Name, Code, false, 0, document.Events.Count, null, null, null,
                 $"this host does not register the orchestration '{document.Name}'");
         }
 
-        // The one seam to the executor: the engine's replay today, the SDK executor's when replay moves onto it.
-        var result = new OrchestrationExecutor(registry, NoServices.Instance, converter, NullLoggerFactory.Instance).Replay(document.InstanceId, document.Events);
+        // The same DurableTask.Core executor and SDK shims as the worker and `kwf wf replay`.
+        var result = SdkOrchestrationRunner.ForReplay(registry).Replay(document.Events);
         return new ReplayVerdict(
             document.InstanceId, document.Name, Code, result.IsDeterministic, result.EventsReplayed, document.Events.Count, result.EventIndex, result.Recorded, result.Produced, null);
     }
@@ -35,14 +34,6 @@ internal sealed class ConsoleReplay(DurableTaskRegistry registry, DataConverter 
             var assembly = typeof(Orchestrations.Sandboxes.SandboxOrchestrations).Assembly.GetName();
             return $"{assembly.Name} {assembly.Version} (this host)";
         }
-    }
-
-    // Replay runs orchestration code only: nothing is resolved from services.
-    private sealed class NoServices : IServiceProvider
-    {
-        public static readonly NoServices Instance = new();
-
-        public object? GetService(Type serviceType) => null;
     }
 }
 

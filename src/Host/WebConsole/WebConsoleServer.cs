@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace KataWorkflows.Host.WebConsole;
 
@@ -32,7 +33,7 @@ internal sealed partial class WebConsoleServer : IHostedService, IAsyncDisposabl
 
     /// <summary>Creates the server; nothing listens until the host starts.</summary>
     public WebConsoleServer(
-        KataWorkflowsOptions options, WebConsoleTls tls, IOrchestrationStore store, DataConverter converter, DurableTaskRegistry registry, ILoggerFactory loggerFactory)
+        KataWorkflowsOptions options, WebConsoleTls tls, IOrchestrationStore store, DataConverter converter, IOptionsMonitor<Microsoft.DurableTask.DurableTaskRegistry> registries, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(tls);
@@ -40,7 +41,9 @@ internal sealed partial class WebConsoleServer : IHostedService, IAsyncDisposabl
         _options = options.WebConsole;
         _tls = tls.Material;
         _reader = new ConsoleReader(store, converter);
-        _replay = new ConsoleReplay(registry, converter);
+        // The worker's own registry: AddTasks configures it as the named options of the default worker.
+        ArgumentNullException.ThrowIfNull(registries);
+        _replay = new ConsoleReplay(registries.Get(Options.DefaultName));
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<WebConsoleServer>();
     }

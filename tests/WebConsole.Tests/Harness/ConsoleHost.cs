@@ -10,6 +10,8 @@ using KataWorkflows.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.DurableTask.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using DurableTaskRegistry = Microsoft.DurableTask.DurableTaskRegistry;
 
 namespace KataWorkflows.WebConsole.Tests.Harness;
 
@@ -82,7 +84,7 @@ public sealed class ConsoleHost : IAsyncDisposable
         if (withLongRun)
         {
             // A run as long as a sandbox run never is: rounds of ten steps in parallel, each one an activity.
-            app.Services.GetRequiredService<DurableTaskRegistry>()
+            app.Services.GetRequiredService<IOptionsMonitor<DurableTaskRegistry>>().Get(Options.DefaultName)
                 .AddOrchestratorFunc<int, int>(LongRun, async (context, rounds) =>
                 {
                     var done = 0;

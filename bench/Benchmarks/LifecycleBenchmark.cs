@@ -270,7 +270,7 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 
             if (net.Routes.Count > 0)
             {
-                await agent.UpdateRoutesAsync(sandboxId, net.Routes, cancellationToken);
+                await agent.UpdateRoutesAsync(sandboxId, Activities.Sandboxes.StartVmActivity.GuestRoutes(net), cancellationToken);
             }
 
             await agent.CreateSandboxAsync(sandboxId, config, cancellationToken);

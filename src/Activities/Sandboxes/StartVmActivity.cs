@@ -34,7 +34,7 @@ public sealed class StartVmActivity(SandboxActivityServices services) : SandboxA
             // driver's (the default route through the host end among them).
             if (input.Network is { Routes.Count: > 0 } network)
             {
-                IReadOnlyList<RouteRecord> routes = [.. LinkRoutes(network).Where(r => !network.Routes.Any(o => o.Dest == r.Dest && o.Device == r.Device)), .. network.Routes];
+                var routes = GuestRoutes(network);
                 await CallAsync(context, id, ct => agent.UpdateRoutesAsync(id, routes, ct)).ConfigureAwait(false);
             }
 
@@ -57,6 +57,13 @@ public sealed class StartVmActivity(SandboxActivityServices services) : SandboxA
     }
 
     private const int ScopeLink = 253;
+
+    /// <summary>The routes startVM sends the guest: each endpoint's link route the network's routes do not name, then the network's routes.</summary>
+    public static IReadOnlyList<RouteRecord> GuestRoutes(NetworkState network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        return [.. LinkRoutes(network).Where(r => !network.Routes.Any(o => o.Dest == r.Dest && o.Device == r.Device)), .. network.Routes];
+    }
 
     private static IEnumerable<RouteRecord> LinkRoutes(NetworkState network)
     {

@@ -161,11 +161,14 @@ public sealed class SandboxHarness : IAsyncDisposable
     /// <summary>
     /// A host restart: stops the worker (running activities are cancelled and run again later), closes the store and
     /// opens a new one over the same data. The drivers stay: VMs and the run directory outlive the host process.
+    /// <paramref name="whileDown"/> runs after the old host has stopped and before the new one starts: what it checks
+    /// cannot race with the next host's work.
     /// </summary>
-    public async Task RestartAsync()
+    public async Task RestartAsync(Action? whileDown = null)
     {
         await StopWorkerAsync();
         await Store.DisposeAsync();
+        whileDown?.Invoke();
         (Store, Log, Client, Sandboxes) = OpenStore();
         await Store.StartAsync(Token);
         await StartWorkerAsync();

@@ -1,3 +1,4 @@
+using KataWorkflows.Engine.Worker;
 using Microsoft.DurableTask;
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
@@ -23,9 +24,9 @@ public sealed class CreateNetworkActivity(SandboxActivityServices services) : Sa
         {
             return await CallAsync(context, id, async ct => made = await network.CreateAsync(id, input.Config, ct).ConfigureAwait(false)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (made is not null && !context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (made is { } state && !ActivityExecution.CancellationToken.IsCancellationRequested)
         {
-            await UndoAsync(context, id, "network.remove", ex, ct => network.RemoveAsync(id, made, ct)).ConfigureAwait(false);
+            await UndoAsync(context, id, "network.remove", ex, ct => network.RemoveAsync(id, state, ct)).ConfigureAwait(false);
             throw;
         }
     }

@@ -48,7 +48,10 @@ public sealed class StoreDurableTaskWorker : SdkWorker
     /// <param name="options">The worker options (named by <paramref name="name"/>).</param>
     /// <param name="store">The store the work comes from.</param>
     /// <param name="services">Services the tasks are created from; activities and entity batches get a scope each.</param>
-    /// <param name="loggerFactory">Loggers of the worker and of the orchestrations' replay-safe loggers.</param>
+    /// <param name="loggerFactory">
+    /// Loggers of the worker and of the orchestrations' replay-safe loggers; none when the services have no logging
+    /// (a bare <c>ServiceCollection</c> with <c>AddDurableTaskEngine</c>).
+    /// </param>
     /// <param name="timeProvider">The clock; the system's by default.</param>
     public StoreDurableTaskWorker(
         string name,
@@ -56,13 +59,13 @@ public sealed class StoreDurableTaskWorker : SdkWorker
         IOptionsMonitor<StoreWorkerOptions> options,
         IOrchestrationStore store,
         IServiceProvider services,
-        ILoggerFactory loggerFactory,
+        ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null)
         : base(name, factory)
     {
         ArgumentNullException.ThrowIfNull(factory);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(loggerFactory);
+        loggerFactory ??= Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
         _store = store;
         _services = services;
         _options = options.Get(name);

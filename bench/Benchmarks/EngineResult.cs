@@ -35,4 +35,10 @@ internal sealed record EngineResult
     public required double MaxMs { get; init; }
 
     public required double ElapsedSec { get; init; }
+
+    /// <summary>CPU time of the whole process (worker, store, clients) over the measured loop, per workflow.</summary>
+    public required double CpuUsPerWorkflow { get; init; }
+
+    /// <summary>Managed memory allocated over the measured loop, per workflow (GC.GetTotalAllocatedBytes).</summary>
+    public required double AllocatedKbPerWorkflow { get; init; }
 }

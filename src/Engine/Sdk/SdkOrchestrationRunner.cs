@@ -248,17 +248,25 @@ public sealed class SdkOrchestrationRunner
     internal static SdkEpisodeResult Complete(
         PreparedEpisode episode, Core.OrchestratorExecutionResult result, IReadOnlyList<P.HistoryEvent> pastEvents, IReadOnlyList<P.HistoryEvent> newEvents, bool replayed)
     {
+        // Core's actions are the values of a sorted dictionary, whose every enumeration allocates: they are read once.
         List<P.OrchestratorAction> actions = [];
         SdkNonDeterminism? nonDeterminism = null;
-        IEnumerable<CoreCommand.OrchestratorAction> coreActions = result.Actions;
-        if (!result.Actions.OfType<CoreCommand.OrchestrationCompleteOrchestratorAction>().Any()
-            && episode.Shim is ObservedOrchestration observed && observed.HeldBackCompletion() is { } completion)
+        var completes = false;
+        foreach (var action in result.Actions)
         {
-            // The function has ended while a task it gave up on is still open: the orchestration ends with it.
-            coreActions = result.Actions.Append(completion);
+            completes |= action is CoreCommand.OrchestrationCompleteOrchestratorAction;
+            Add(action);
         }
 
-        foreach (var action in coreActions)
+        if (!completes && episode.Shim is ObservedOrchestration observed && observed.HeldBackCompletion() is { } completion)
+        {
+            // The function has ended while a task it gave up on is still open: the orchestration ends with it.
+            Add(completion);
+        }
+
+        return new SdkEpisodeResult(actions, result.CustomStatus, nonDeterminism, replayed);
+
+        void Add(CoreCommand.OrchestratorAction action)
         {
             actions.Add(CoreHistoryMapper.ToProtocol(action));
             if (replayed
@@ -268,8 +276,6 @@ public sealed class SdkOrchestrationRunner
                 nonDeterminism = FindNonDeterminism(episode.Events, pastEvents, newEvents, failed.FailureDetails.ErrorMessage);
             }
         }
-
-        return new SdkEpisodeResult(actions, result.CustomStatus, nonDeterminism, replayed);
     }
 
     /// <summary>

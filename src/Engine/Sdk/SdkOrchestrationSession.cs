@@ -15,7 +15,7 @@ public sealed class SdkOrchestrationSession
     private SdkOrchestrationRunner.PreparedEpisode? _episode;
     private int _seenCount;
     private P.HistoryEvent? _lastSeen;
-    private HashSet<int> _expectedActionIds = [];
+    private readonly HashSet<int> _expectedActionIds = [];
 
     internal SdkOrchestrationSession(SdkOrchestrationRunner runner) => _runner = runner;
 
@@ -79,7 +79,7 @@ public sealed class SdkOrchestrationSession
         _episode = null;
         _seenCount = 0;
         _lastSeen = null;
-        _expectedActionIds = [];
+        _expectedActionIds.Clear();
         IsCompleted = false;
     }
 
@@ -135,6 +135,11 @@ public sealed class SdkOrchestrationSession
 
         _seenCount = pastEvents.Count + newEvents.Count;
         _lastSeen = newEvents.Count > 0 ? newEvents[^1] : pastEvents.Count > 0 ? pastEvents[^1] : null;
-        _expectedActionIds = [.. result.Actions.Select(a => a.Id)];
+        // One set for the session's life: an episode's actions replace the previous episode's.
+        _expectedActionIds.Clear();
+        foreach (var action in result.Actions)
+        {
+            _expectedActionIds.Add(action.Id);
+        }
     }
 }

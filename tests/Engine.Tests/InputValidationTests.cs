@@ -28,7 +28,7 @@ public sealed class InputValidationTests
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.Equal(nameof(StartOrchestrationOptions.InstanceId), ex.ParamName);
         Assert.Empty((await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery(), harness.Token)).Instances);
-        Assert.Equal(0, harness.Backend.CommitCount);
+        Assert.Equal(0, harness.CommitCount);
     }
 
     [Fact]
@@ -51,7 +51,7 @@ public sealed class InputValidationTests
         var ex = await Assert.ThrowsAsync<ArgumentException>(() => harness.ScheduleAsync(name));
 
         Assert.Contains("orchestrator name is empty", ex.Message, StringComparison.Ordinal);
-        Assert.Equal(0, harness.Backend.CommitCount);
+        Assert.Equal(0, harness.CommitCount);
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class InputValidationTests
         Assert.Contains("cycle", ex.Message, StringComparison.OrdinalIgnoreCase);
         Assert.Null(await harness.Client.GetInstanceRecordAsync("cyclic", cancellation: harness.Token));
         Assert.Empty((await harness.Client.QueryInstanceRecordsAsync(new OrchestrationQuery(), harness.Token)).Instances);
-        Assert.Equal(0, harness.Backend.CommitCount);
+        Assert.Equal(0, harness.CommitCount);
     }
 
     [Fact]

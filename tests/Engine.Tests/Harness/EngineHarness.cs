@@ -32,9 +32,10 @@ public sealed class HarnessOptions
 
 /// <summary>
 /// A store, the SDK's worker over it (built as production builds it: <c>AddDurableTaskWorker(b =>
-/// b.AddTasks(...).UseStore())</c>, so tasks come from the SDK's own factory) and a client over one
-/// <see cref="InMemoryStoreBackend"/>. <see cref="RestartAsync"/> stops the
-/// worker, disposes the store and opens a new store over the same backend, which is what a process restart looks
+/// b.AddTasks(...).UseStore())</c>, so tasks come from the SDK's own factory) and a client over one backend: an
+/// <see cref="InMemoryStoreBackend"/> here, a SQLite database file (synchronous FULL) when compiled with
+/// <c>SQLITE_STORE</c> (tests/Engine.Sqlite.Tests runs this suite so). <see cref="RestartAsync"/> stops the
+/// worker, disposes the store and opens a new store over the same data, which is what a process restart looks
 /// like to the engine; it may bring a different registry ("new code").
 /// </summary>
 public sealed class EngineHarness : IAsyncDisposable
@@ -52,13 +53,35 @@ public sealed class EngineHarness : IAsyncDisposable
         _timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         _timeout.CancelAfter(options.Timeout);
         _loggerFactory = LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
-        Store = new OrchestrationStore(Backend, options.EngineTime);
+        Store = new OrchestrationStore(OpenBackend(), options.EngineTime);
         Observed = new ObservedStore(Store);
         Client = new StoreDurableTaskClient(Store, timeProvider: options.ClientTime ?? options.EngineTime);
     }
 
-    /// <summary>The durable data; it outlives every store opened over it.</summary>
-    public InMemoryStoreBackend Backend { get; } = new();
+#if SQLITE_STORE
+    // The durable data: a database file that outlives every store (and backend) opened over it.
+    private readonly string _directory = Directory.CreateTempSubdirectory("kwf-engine-tests-").FullName;
+
+    private CountingBackend OpenBackend() => new(
+        new KataWorkflows.Storage.Sqlite.SqliteStoreBackend(
+            new KataWorkflows.Storage.Sqlite.SqliteStoreOptions
+            {
+                Path = Path.Combine(_directory, "engine.db"),
+                Synchronous = KataWorkflows.Storage.Sqlite.SqliteSynchronousMode.Full,
+            },
+            logger: null),
+        this);
+#else
+    // The durable data; it outlives every store opened over it.
+    private readonly InMemoryStoreBackend _backend = new();
+
+    private CountingBackend OpenBackend() => new(_backend, this);
+#endif
+
+    /// <summary>Batches committed to the backend so far, over every store the harness opened.</summary>
+    public int CommitCount => Volatile.Read(ref _commits);
+
+    private int _commits;
 
     /// <summary>The SDK's form of a store entity id, for the client's entity calls.</summary>
     public static Microsoft.DurableTask.Entities.EntityInstanceId Sdk(EntityInstanceId id) => new(id.Name, id.Key);
@@ -102,20 +125,29 @@ public sealed class EngineHarness : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the worker, disposes the store, and opens a new store and worker over the same backend. With
+    /// Stops the worker, disposes the store, and opens a new store and worker over the same data. With
     /// <paramref name="configure"/> the new worker runs different code under the same names;
-    /// <paramref name="whileStopped"/> runs against the backend while no store owns it.
+    /// <paramref name="whileStopped"/> runs against the data (a backend over it) while no store owns it.
     /// </summary>
-    public async Task RestartAsync(Action<DurableTaskRegistry> configure, Func<InMemoryStoreBackend, Task>? whileStopped = null)
+    public async Task RestartAsync(Action<DurableTaskRegistry> configure, Func<IStoreBackend, Task>? whileStopped = null)
     {
         await StopAsync();
         await Store.DisposeAsync();
         if (whileStopped is not null)
         {
-            await whileStopped(Backend);
+#if SQLITE_STORE
+            var backend = OpenBackend();
+            await using (backend)
+            {
+                await backend.OpenAsync(Token);
+                await whileStopped(backend);
+            }
+#else
+            await whileStopped(_backend);
+#endif
         }
 
-        Store = new OrchestrationStore(Backend, _options.EngineTime);
+        Store = new OrchestrationStore(OpenBackend(), _options.EngineTime);
         Observed = new ObservedStore(Store);
         Client = new StoreDurableTaskClient(Store, timeProvider: _options.ClientTime ?? _options.EngineTime);
         await OpenAsync(configure);
@@ -260,5 +292,25 @@ public sealed class EngineHarness : IAsyncDisposable
         await Store.DisposeAsync();
         _loggerFactory.Dispose();
         _timeout.Dispose();
+#if SQLITE_STORE
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is not worth failing a test over.
+        }
+#endif
+    }
+
+    /// <summary>Counts the batches the backend committed (a failed commit is not counted).</summary>
+    private sealed class CountingBackend(IStoreBackend inner, EngineHarness harness) : DelegatingStoreBackend(inner)
+    {
+        public override async Task CommitAsync(StoreBatch batch, CancellationToken cancellationToken)
+        {
+            await base.CommitAsync(batch, cancellationToken);
+            Interlocked.Increment(ref harness._commits);
+        }
     }
 }

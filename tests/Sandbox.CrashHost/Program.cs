@@ -101,6 +101,15 @@ internal static class Program
         var client = host.Services.GetRequiredService<Microsoft.DurableTask.Client.DurableTaskClient>();
         var sandboxes = new SandboxClient(client);
         var store = host.Services.GetRequiredService<CrashPointStore>();
+
+        // A driver fault rule's kill (`--faults STEP:kill:1:...`) waits for the start line as the host's own crash points do.
+        host.Services.GetRequiredService<KataWorkflows.Activities.Faults.FaultInjector>().Struck += (_, strike) =>
+        {
+            if (strike.Rule.Mode == KataWorkflows.Activities.Faults.FaultMode.KillProcess)
+            {
+                AwaitStartReported();
+            }
+        };
         await host.StartAsync(timeout.Token);
         Console.Out.WriteLine("ready");
 
@@ -113,6 +122,8 @@ internal static class Program
                 waitFor = await sandboxes.StartAsync(call, Request(call, sandboxId, containers, Option("--container")), Option("--request-id"), timeout.Token);
                 Console.Out.WriteLine($"started {waitFor}");
             }
+
+            StartReported.TrySetResult();
 
             var run = await client.WaitForInstanceCompletionAsync(waitFor!, getInputsAndOutputs: true, timeout.Token);
             await WaitForUnlockAsync(client, store, SandboxOf(waitFor!), timeout.Token);
@@ -181,8 +192,19 @@ internal static class Program
         }
     }
 
+    /// <summary>
+    /// Set once the call's <c>started</c> line is out (at once for <c>--wait-for</c>). The run's first step can reach its
+    /// kill point before the start call has returned to this code (the worker takes the step right after the commit
+    /// the start waits for), and the test reads that line to know the first host started the call.
+    /// </summary>
+    private static readonly TaskCompletionSource StartReported = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Blocks the thread that reached a kill point until the start line is out, so the step goes no further than the point.</summary>
+    private static void AwaitStartReported() => StartReported.Task.Wait(TimeSpan.FromSeconds(30));
+
     private static void KillSelf(string where)
     {
+        AwaitStartReported();
         Console.Error.WriteLine($"crashhost: killing this process with SIGKILL at {where}");
         Console.Out.Flush();
         Console.Error.Flush();

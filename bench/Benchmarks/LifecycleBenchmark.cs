@@ -84,7 +84,32 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 
         var warmedUp = await warmup.RunAsync("warm-up", concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
 
-        var engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => host.LifecycleAsync($"sb-{i}", token), cancellationToken);
+        // With one client, each lifecycle's time outside its driver calls is the engine's (and the activities' own code).
+        var outside = new List<(double Wall, double Driver)>();
+        var engine = await ClosedLoop.RunAsync(
+            CommandName,
+            count,
+            concurrency,
+            async (i, token) =>
+            {
+                var driverBefore = host.Clock.Elapsed;
+                var started = Stopwatch.GetTimestamp();
+                await host.LifecycleAsync($"sb-{i}", token);
+                var wall = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var driver = (host.Clock.Elapsed - driverBefore).TotalMilliseconds;
+                lock (outside)
+                {
+                    outside.Add((wall, driver));
+                }
+            },
+            cancellationToken);
+        var inLifecycle = concurrency == 1 && outside.Count > 0
+            ? new InLifecycleShare(
+                Math.Round(Median(outside.Select(o => 100 * (o.Wall - o.Driver) / o.Wall)), 3),
+                Math.Round(outside.Select(o => 100 * (o.Wall - o.Driver) / o.Wall).Max(), 3),
+                Math.Round(Median(outside.Select(o => o.Wall - o.Driver)), 2),
+                Math.Round(Median(outside.Select(o => o.Driver)), 2))
+            : null;
         // One more lifecycle, alone, tells what one costs: its commits, and from its history its episodes and steps.
         var commitsBefore = host.Commits;
         await host.LifecycleAsync("sb-shape", cancellationToken);
@@ -101,6 +126,10 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             Hypervisor = drivers is null ? MockHypervisor.TypeName : QemuHypervisor.TypeName,
             Accelerator = drivers?.Accelerator,
             EngineSharePercent = engine.Latency.P50 > 0 ? Math.Round(100 * (engine.Latency.P50 - direct.Latency.P50) / engine.Latency.P50, 2) : 0,
+            EngineShareInLifecyclePercent = inLifecycle?.MedianPercent,
+            EngineShareInLifecycleMaxPercent = inLifecycle?.MaxPercent,
+            OutsideDriversP50Ms = inLifecycle?.OutsideMs,
+            InDriversP50Ms = inLifecycle?.DriverMs,
             Store = store.StoreName,
             Synchronous = store.SynchronousName,
             Count = count,
@@ -123,6 +152,15 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             ElapsedSec = Math.Round(engine.Elapsed.TotalSeconds, 3),
         };
     }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>The engine's share measured inside each lifecycle (one client): median and worst, and the times it splits.</summary>
+    private sealed record InLifecycleShare(double MedianPercent, double MaxPercent, double OutsideMs, double DriverMs);
 
     private static string DefaultRunRootParent() => FileSystemType(TmpfsDirectory) == "tmpfs" ? TmpfsDirectory : Path.GetTempPath();
 
@@ -181,6 +219,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 
         public string RunRoot { get; }
 
+        /// <summary>The time driver calls have been in flight (see <see cref="DriverClock"/>).</summary>
+        public DriverClock Clock => _services.GetRequiredService<DriverClock>();
+
         /// <summary>Store batches committed so far.</summary>
         public long Commits => _engine.Commits;
 
@@ -188,9 +229,15 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         {
             // A short run root: the agent and QMP sockets live under it, and a Unix socket path is at most 107 bytes.
             var runRoot = Path.Combine(runRootParent, $"kb-{Guid.NewGuid().ToString("N")[..8]}");
+            // Every driver call is timed (registered before AddSandboxDrivers, whose registrations are TryAdd): the time
+            // a lifecycle spends outside them is the engine's share, measured inside the lifecycle itself.
+            var clock = new DriverClock();
             var collection = new ServiceCollection()
                 .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
                 .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
+                .AddSingleton(clock)
+                .AddSingleton(sp => clock.Wrap(ActivatorUtilities.CreateInstance<DriverRegistry>(sp)))
+                .AddSingleton(sp => clock.Wrap<ISandboxStore>(sp.GetRequiredService<SandboxFileStore>()))
                 .AddSandboxDrivers(s => s.RunRoot = runRoot);
             if (drivers is not null)
             {
@@ -373,6 +420,21 @@ internal sealed record LifecycleResult
 
     /// <summary>The engine's share of the lifecycle p50: (p50 - directP50) / p50, in percent.</summary>
     public required double EngineSharePercent { get; init; }
+
+    /// <summary>
+    /// With one client: the median over the measured lifecycles of (wall - time in driver calls) / wall, in percent. It
+    /// is measured inside each lifecycle, so a boot that is slow at one moment cancels out; null with more clients.
+    /// </summary>
+    public required double? EngineShareInLifecyclePercent { get; init; }
+
+    /// <summary>The largest per-lifecycle share of those lifecycles.</summary>
+    public required double? EngineShareInLifecycleMaxPercent { get; init; }
+
+    /// <summary>Median time of one lifecycle outside every driver call (engine, activities' own code), with one client.</summary>
+    public required double? OutsideDriversP50Ms { get; init; }
+
+    /// <summary>Median time of one lifecycle inside driver calls (QEMU, the agent, the network, persist.json), with one client.</summary>
+    public required double? InDriversP50Ms { get; init; }
 
     public required string Store { get; init; }
 

@@ -16,9 +16,47 @@ namespace KataWorkflows.Bench.Harness;
 internal sealed class DriverClock
 {
     private readonly Lock _gate = new();
+    private readonly Dictionary<string, (int Calls, long Ticks)> _byMethod = new(StringComparer.Ordinal);
     private int _inFlight;
     private long _since;
     private long _total;
+
+    /// <summary>Calls and total time per driver method so far ("IAgent.StartContainerAsync"), each call counted whole.</summary>
+    public IReadOnlyDictionary<string, (int Calls, TimeSpan Time)> ByMethod()
+    {
+        lock (_gate)
+        {
+            return _byMethod.ToDictionary(p => p.Key, p => (p.Value.Calls, Stopwatch.GetElapsedTime(0, p.Value.Ticks)), StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>What each method cost per lifecycle between two <see cref="ByMethod"/> snapshots, in ms, largest first.</summary>
+    public static Dictionary<string, double> PerLifecycle(IReadOnlyDictionary<string, (int Calls, TimeSpan Time)> before, IReadOnlyDictionary<string, (int Calls, TimeSpan Time)> after, int lifecycles) =>
+        after.Select(p => (p.Key, Ms: (p.Value.Time - (before.TryGetValue(p.Key, out var b) ? b.Time : TimeSpan.Zero)).TotalMilliseconds / lifecycles))
+            .Where(p => p.Ms > 0)
+            .OrderByDescending(p => p.Ms)
+            .ToDictionary(p => p.Key, p => Math.Round(p.Ms, 2), StringComparer.Ordinal);
+
+    /// <summary>Adds what each method cost between two <see cref="ByMethod"/> snapshots to <paramref name="sum"/>.</summary>
+    public static void AddDelta(Dictionary<string, (int Calls, TimeSpan Time)> sum, IReadOnlyDictionary<string, (int Calls, TimeSpan Time)> before, IReadOnlyDictionary<string, (int Calls, TimeSpan Time)> after)
+    {
+        foreach (var (method, (calls, time)) in after)
+        {
+            var (callsBefore, timeBefore) = before.TryGetValue(method, out var b) ? b : (0, TimeSpan.Zero);
+            var (callsSoFar, timeSoFar) = sum.GetValueOrDefault(method);
+            sum[method] = (callsSoFar + calls - callsBefore, timeSoFar + time - timeBefore);
+        }
+    }
+
+    /// <summary>One call of <paramref name="method"/> took <paramref name="ticks"/> (Stopwatch ticks).</summary>
+    internal void Record(string method, long ticks)
+    {
+        lock (_gate)
+        {
+            var (calls, total) = _byMethod.GetValueOrDefault(method);
+            _byMethod[method] = (calls + 1, total + ticks);
+        }
+    }
 
     /// <summary>Driver time so far.</summary>
     public TimeSpan Elapsed
@@ -58,7 +96,7 @@ internal sealed class DriverClock
     }
 
     /// <summary><paramref name="inner"/> behind a proxy that times every call of <typeparamref name="T"/> on this clock.</summary>
-    public T Wrap<T>(T inner)
+    public T WrapInterface<T>(T inner)
         where T : class
     {
         var proxy = DispatchProxy.Create<T, TimedProxy<T>>();
@@ -86,7 +124,7 @@ internal sealed class DriverClock
             {
                 if (!_wrapped.TryGetValue(driver, out var proxy))
                 {
-                    proxy = clock.Wrap(driver);
+                    proxy = clock.WrapInterface(driver);
                     _wrapped.Add(driver, proxy);
                 }
 
@@ -116,6 +154,7 @@ internal class TimedProxy<T> : DispatchProxy
     {
         ArgumentNullException.ThrowIfNull(targetMethod);
         var clock = _clock!;
+        var call = new Call(clock, $"{typeof(T).Name}.{targetMethod.Name}", Stopwatch.GetTimestamp());
         clock.Enter();
         object? result;
         try
@@ -124,36 +163,45 @@ internal class TimedProxy<T> : DispatchProxy
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {
-            clock.Exit();
+            call.End();
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
             throw;
         }
         catch
         {
-            clock.Exit();
+            call.End();
             throw;
         }
 
         switch (result)
         {
             case Task task:
-                task.ContinueWith(static (_, state) => ((DriverClock)state!).Exit(), clock, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                task.ContinueWith(static (_, state) => ((Call)state!).End(), call, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 return result;
             case ValueTask valueTask:
                 var asTask = valueTask.AsTask();
-                asTask.ContinueWith(static (_, state) => ((DriverClock)state!).Exit(), clock, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                asTask.ContinueWith(static (_, state) => ((Call)state!).End(), call, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 return new ValueTask(asTask);
             default:
                 if (result is not null && result.GetType().IsGenericType && result.GetType().GetGenericTypeDefinition() == typeof(ValueTask<>))
                 {
                     // ValueTask<TResult>: time it through its task, and hand back a ValueTask over that task.
                     var resultTask = (Task)result.GetType().GetMethod(nameof(ValueTask<int>.AsTask))!.Invoke(result, null)!;
-                    resultTask.ContinueWith(static (_, state) => ((DriverClock)state!).Exit(), clock, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    resultTask.ContinueWith(static (_, state) => ((Call)state!).End(), call, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                     return Activator.CreateInstance(result.GetType(), resultTask);
                 }
 
-                clock.Exit();
+                call.End();
                 return result;
+        }
+    }
+
+    private sealed record Call(DriverClock Clock, string Method, long Started)
+    {
+        public void End()
+        {
+            Clock.Record(Method, Stopwatch.GetTimestamp() - Started);
+            Clock.Exit();
         }
     }
 }

@@ -25,12 +25,20 @@ fail() { printf '[guest] error: %s\n' "$*" >&2; exit 1; }
 # own `depends=` list is read from the .ko, so this list names only what the guest needs directly).
 wanted_modules=(virtio_pci virtio_console virtio_net virtio_blk 9pnet_virtio 9p overlay ext4 crc32c_generic)
 
-for tool in apt-get apt-cache dpkg-deb cpio gzip mkfs.ext4 gcc dotnet sha256sum ldd; do
+for tool in apt-get apt-cache dpkg-deb cpio gzip mkfs.ext4 gcc dotnet sha256sum ldd flock; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (apt-get install cpio e2fsprogs gcc; the .NET SDK for dotnet)"
 done
 
 mkdir -p "$out/debs"
 out="$(cd "$out" && pwd)"
+
+# One build at a time per output directory: a second build (another worktree's test run, CI and a developer) waits,
+# then finds the image current instead of writing the same files under the first.
+exec 9>"$out/.build.lock"
+if ! flock -n 9; then
+    log "another build is writing $out; waiting for it"
+    flock 9
+fi
 
 kernel_package="${KATA_GUEST_KERNEL_PACKAGE:-}"
 if [[ -z "$kernel_package" ]]; then

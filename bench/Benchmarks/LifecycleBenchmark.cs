@@ -47,7 +47,8 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
     public string Usage =>
         $"""
           --count N                  lifecycles measured (default 500; 5 with --hypervisor qemu)
-          --concurrency C            client loops, each running one sandbox's lifecycle at a time (default 8; 1 with qemu)
+          --concurrency C            client loops, each running one sandbox's lifecycle at a time (default 8; 1 with qemu;
+                                     with qemu and 1, engine and direct lifecycles alternate)
           --hypervisor mock|qemu     mock: mock hypervisor, noop agent, no network (default); qemu: real sandboxes
                                      (QEMU, the Kata agent in the guest image, a tcfilter netns; needs root)
           --guest DIR                with qemu: the guest image (guest/build.sh's output; default $KATA_GUEST_DIR or
@@ -84,7 +85,81 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 
         var warmedUp = await warmup.RunAsync("warm-up", concurrency, (i, token) => host.LifecycleAsync($"warm-{i}", token), cancellationToken);
 
-        var engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => host.LifecycleAsync($"sb-{i}", token), cancellationToken);
+        // With one client, each lifecycle's time outside its driver calls is the engine's (and the activities' own code).
+        var outside = new List<(double Wall, double Driver)>();
+        async Task EngineLifecycleAsync(string sandboxId, CancellationToken token)
+        {
+            var driverBefore = host.Clock.Elapsed;
+            var started = Stopwatch.GetTimestamp();
+            await host.LifecycleAsync(sandboxId, token);
+            var wall = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var driver = (host.Clock.Elapsed - driverBefore).TotalMilliseconds;
+            lock (outside)
+            {
+                outside.Add((wall, driver));
+            }
+        }
+
+        // Real VMs boot in 10-20 s under TCG, and how long depends on the machine's load of the moment: with one client
+        // the engine's and the direct lifecycles alternate, so both see the same moments.
+        var interleave = drivers is not null && concurrency == 1;
+        LoopResult engine, direct;
+        Dictionary<string, double> engineMethods, directMethods;
+        if (interleave)
+        {
+            await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
+                "direct warm-up", concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
+            var engineTimes = new List<double>();
+            var directTimes = new List<double>();
+            var engineSum = new Dictionary<string, (int Calls, TimeSpan Time)>(StringComparer.Ordinal);
+            var directSum = new Dictionary<string, (int Calls, TimeSpan Time)>(StringComparer.Ordinal);
+            var engineElapsed = TimeSpan.Zero;
+            var directElapsed = TimeSpan.Zero;
+            for (var i = 0; i < count; i++)
+            {
+                var before = host.Clock.ByMethod();
+                var started = Stopwatch.GetTimestamp();
+                await EngineLifecycleAsync($"sb-{i}", cancellationToken);
+                var took = Stopwatch.GetElapsedTime(started);
+                engineTimes.Add(took.TotalMilliseconds);
+                engineElapsed += took;
+                DriverClock.AddDelta(engineSum, before, host.Clock.ByMethod());
+
+                before = host.Clock.ByMethod();
+                started = Stopwatch.GetTimestamp();
+                await host.DirectLifecycleAsync($"direct-{i}", cancellationToken);
+                took = Stopwatch.GetElapsedTime(started);
+                directTimes.Add(took.TotalMilliseconds);
+                directElapsed += took;
+                DriverClock.AddDelta(directSum, before, host.Clock.ByMethod());
+                Console.Error.WriteLine($"{CommandName}: pair {i + 1}/{count}: engine {engineTimes[^1]:F0} ms, direct {directTimes[^1]:F0} ms");
+            }
+
+            engine = new LoopResult(count, engineElapsed, new LatencyStats(engineTimes));
+            direct = new LoopResult(count, directElapsed, new LatencyStats(directTimes));
+            engineMethods = DriverClock.PerLifecycle(new Dictionary<string, (int, TimeSpan)>(), engineSum, count);
+            directMethods = DriverClock.PerLifecycle(new Dictionary<string, (int, TimeSpan)>(), directSum, count);
+        }
+        else
+        {
+            var engineMethodsBefore = host.Clock.ByMethod();
+            engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => EngineLifecycleAsync($"sb-{i}", token), cancellationToken);
+            engineMethods = DriverClock.PerLifecycle(engineMethodsBefore, host.Clock.ByMethod(), count);
+            await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
+                "direct warm-up", concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
+            var directMethodsBefore = host.Clock.ByMethod();
+            direct = await ClosedLoop.RunAsync("direct", count, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-{i}", token), cancellationToken);
+            directMethods = DriverClock.PerLifecycle(directMethodsBefore, host.Clock.ByMethod(), count);
+        }
+
+        var inLifecycle = concurrency == 1 && outside.Count > 0
+            ? new InLifecycleShare(
+                Math.Round(Median(outside.Select(o => 100 * (o.Wall - o.Driver) / o.Wall)), 3),
+                Math.Round(outside.Select(o => 100 * (o.Wall - o.Driver) / o.Wall).Max(), 3),
+                Math.Round(Median(outside.Select(o => o.Wall - o.Driver)), 2),
+                Math.Round(Median(outside.Select(o => o.Driver)), 2))
+            : null;
+
         // One more lifecycle, alone, tells what one costs: its commits, and from its history its episodes and steps.
         var commitsBefore = host.Commits;
         await host.LifecycleAsync("sb-shape", cancellationToken);
@@ -92,15 +167,18 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         var shape = await host.ShapeAsync("sb-shape", cancellationToken);
         await host.AssertNothingLeftAsync(cancellationToken);
 
-        await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
-            "direct warm-up", concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
-
-        var direct = await ClosedLoop.RunAsync("direct", count, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-{i}", token), cancellationToken);
         return new LifecycleResult
         {
             Hypervisor = drivers is null ? MockHypervisor.TypeName : QemuHypervisor.TypeName,
             Accelerator = drivers?.Accelerator,
+            Interleaved = interleave,
             EngineSharePercent = engine.Latency.P50 > 0 ? Math.Round(100 * (engine.Latency.P50 - direct.Latency.P50) / engine.Latency.P50, 2) : 0,
+            EngineShareInLifecyclePercent = inLifecycle?.MedianPercent,
+            EngineShareInLifecycleMaxPercent = inLifecycle?.MaxPercent,
+            OutsideDriversP50Ms = inLifecycle?.OutsideMs,
+            InDriversP50Ms = inLifecycle?.DriverMs,
+            EngineDriverMsPerLifecycle = engineMethods,
+            DirectDriverMsPerLifecycle = directMethods,
             Store = store.StoreName,
             Synchronous = store.SynchronousName,
             Count = count,
@@ -123,6 +201,15 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             ElapsedSec = Math.Round(engine.Elapsed.TotalSeconds, 3),
         };
     }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>The engine's share measured inside each lifecycle (one client): median and worst, and the times it splits.</summary>
+    private sealed record InLifecycleShare(double MedianPercent, double MaxPercent, double OutsideMs, double DriverMs);
 
     private static string DefaultRunRootParent() => FileSystemType(TmpfsDirectory) == "tmpfs" ? TmpfsDirectory : Path.GetTempPath();
 
@@ -181,6 +268,9 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
 
         public string RunRoot { get; }
 
+        /// <summary>The time driver calls have been in flight (see <see cref="DriverClock"/>).</summary>
+        public DriverClock Clock => _services.GetRequiredService<DriverClock>();
+
         /// <summary>Store batches committed so far.</summary>
         public long Commits => _engine.Commits;
 
@@ -188,9 +278,15 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         {
             // A short run root: the agent and QMP sockets live under it, and a Unix socket path is at most 107 bytes.
             var runRoot = Path.Combine(runRootParent, $"kb-{Guid.NewGuid().ToString("N")[..8]}");
+            // Every driver call is timed (registered before AddSandboxDrivers, whose registrations are TryAdd): the time
+            // a lifecycle spends outside them is the engine's share, measured inside the lifecycle itself.
+            var clock = new DriverClock();
             var collection = new ServiceCollection()
                 .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
                 .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
+                .AddSingleton(clock)
+                .AddSingleton<IDriverResolver>(sp => clock.Wrap((IDriverResolver)ActivatorUtilities.CreateInstance<DriverRegistry>(sp)))
+                .AddSingleton<ISandboxStore>(sp => clock.WrapInterface<ISandboxStore>(sp.GetRequiredService<SandboxFileStore>()))
                 .AddSandboxDrivers(s => s.RunRoot = runRoot);
             if (drivers is not null)
             {
@@ -371,8 +467,32 @@ internal sealed record LifecycleResult
     /// <summary>With qemu, the accelerator asked for (auto, kvm, tcg); null for mock.</summary>
     public required string? Accelerator { get; init; }
 
+    /// <summary>Whether engine and direct lifecycles alternated (qemu with one client) instead of running as two blocks.</summary>
+    public required bool Interleaved { get; init; }
+
     /// <summary>The engine's share of the lifecycle p50: (p50 - directP50) / p50, in percent.</summary>
     public required double EngineSharePercent { get; init; }
+
+    /// <summary>
+    /// With one client: the median over the measured lifecycles of (wall - time in driver calls) / wall, in percent. It
+    /// is measured inside each lifecycle, so a boot that is slow at one moment cancels out; null with more clients.
+    /// </summary>
+    public required double? EngineShareInLifecyclePercent { get; init; }
+
+    /// <summary>The largest per-lifecycle share of those lifecycles.</summary>
+    public required double? EngineShareInLifecycleMaxPercent { get; init; }
+
+    /// <summary>Median time of one lifecycle outside every driver call (engine, activities' own code), with one client.</summary>
+    public required double? OutsideDriversP50Ms { get; init; }
+
+    /// <summary>Median time of one lifecycle inside driver calls (QEMU, the agent, the network, persist.json), with one client.</summary>
+    public required double? InDriversP50Ms { get; init; }
+
+    /// <summary>Per driver method, its mean time per lifecycle through the engine (each call whole), largest first.</summary>
+    public required Dictionary<string, double> EngineDriverMsPerLifecycle { get; init; }
+
+    /// <summary>The same for the direct lifecycles: where the two differ, the activities make calls the direct path does not.</summary>
+    public required Dictionary<string, double> DirectDriverMsPerLifecycle { get; init; }
 
     public required string Store { get; init; }
 

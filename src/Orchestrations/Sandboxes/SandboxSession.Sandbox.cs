@@ -1,10 +1,14 @@
 using KataWorkflows.Orchestrations.Contracts;
 using KataWorkflows.Orchestrations.Model;
+using Microsoft.DurableTask;
 
 namespace KataWorkflows.Orchestrations.Sandboxes;
 
 internal sealed partial class SandboxSession
 {
+    /// <summary>How the cleanup reason a failed stop leaves begins; a later successful stop clears only that one.</summary>
+    private const string StopMark = "StopSandbox: ";
+
     /// <summary>
     /// CreateSandbox in Kata's order (record, createNetwork, startVM, getGuestDetails, createContainers,
     /// storeSandbox), and for RunSandbox the start after it. Each step that succeeds registers its undo; a
@@ -253,12 +257,14 @@ internal sealed partial class SandboxSession
             {
                 await StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, Record.Network, vm, force));
             }
-            catch (TimeoutException ex)
+            catch (Exception ex) when (ex is TimeoutException or TaskFailedException)
             {
-                // A stop that outlives its timeout may still stop the VM: it cannot be undone, and the record cannot say
-                // whether the VM is up, so it keeps the VM and says why the sandbox needs cleaning up (a later stop or
-                // delete stops it, which succeeds for a VM already gone).
-                Update(Record! with { CleanupReason = $"StopSandbox: {ex.Message}; the VM may be up or gone" });
+                // A stop that outlives its timeout, or fails, may still have stopped the VM (a driver can fail after
+                // the VM went down: the chaos soak found a record naming a VM that no longer ran). Stopping cannot be
+                // undone and the record cannot say whether the VM is up, so it keeps the VM and says why the sandbox
+                // needs cleaning up; a later stop (which clears the mark) or delete stops it, which succeeds for a VM
+                // already gone.
+                Update(Record! with { CleanupReason = $"{StopMark}{Cause(ex)}; the VM may be up or gone" });
                 throw;
             }
 
@@ -270,6 +276,12 @@ internal sealed partial class SandboxSession
         {
             await StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, force));
             Update(Record! with { Network = null });
+        }
+
+        if (Record!.CleanupReason?.StartsWith(StopMark, StringComparison.Ordinal) == true)
+        {
+            // This stop did what the failed one could not: the VM and its network are down, and the record says so again.
+            Update(Record! with { CleanupReason = null });
         }
 
         await StepAsync<bool>(SandboxActivities.StoreSandbox, Record!);

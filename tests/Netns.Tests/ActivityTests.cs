@@ -8,42 +8,30 @@ using Microsoft.Extensions.DependencyInjection;
 namespace KataWorkflows.Netns.Tests;
 
 /// <summary>The network activities over the tcfilter driver, registered as a host registers it.</summary>
-public sealed class ActivityTests : IAsyncLifetime
+public sealed class ActivityTests : NetnsTest
 {
-    private readonly NetnsHost _host = new();
-
-    private static CancellationToken Ct => NetnsHost.Ct;
-
-    public ValueTask InitializeAsync()
-    {
-        NetnsHost.Require();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
-
     [Fact]
     public async Task The_undo_of_a_timed_out_create_network_given_no_state_removes_what_the_step_made()
     {
         var services = new ServiceCollection().AddLogging();
-        services.AddSandboxDrivers(s => s.RunRoot = _host.RunRoot);
+        services.AddSandboxDrivers(s => s.RunRoot = Host.RunRoot);
         services.AddTcFilterNetwork(o =>
         {
-            o.AddressPool = _host.Options.AddressPool;
-            o.NetnsPrefix = _host.Options.NetnsPrefix;
-            o.HostDevicePrefix = _host.Options.HostDevicePrefix;
+            o.AddressPool = Host.Options.AddressPool;
+            o.NetnsPrefix = Host.Options.NetnsPrefix;
+            o.HostDevicePrefix = Host.Options.HostDevicePrefix;
         });
         await using var provider = services.BuildServiceProvider(validateScopes: true);
         var target = new SandboxTarget("sb1", "mock", "noop", "tcfilter");
 
         // The step's result never reached the orchestration (it gave up on it), so its undo runs with no state.
         var made = await RunAsync<NetworkState>(provider, SandboxActivities.CreateNetwork, new NetworkRequest(target, new NetworkConfig()));
-        Assert.Equal([_host.NetnsPrefix + "sb1"], _host.Namespaces());
+        Assert.Equal([Host.NetnsPrefix + "sb1"], Host.Namespaces());
         Assert.True(await RunAsync<bool>(provider, SandboxActivities.RemoveNetwork, new NetworkRequest(target, new NetworkConfig(), State: null, Force: true)));
 
         Assert.Equal("tap0_kata", made.Endpoints[0].TapDevice);
-        Assert.Empty(_host.Namespaces());
-        Assert.Empty(await _host.HostDevicesAsync());
+        Assert.Empty(Host.Namespaces());
+        Assert.Empty(await Host.HostDevicesAsync());
         Assert.Empty(await provider.GetRequiredService<TcFilterNetwork>().LeasesAsync(Ct));
     }
 

@@ -9,35 +9,23 @@ namespace KataWorkflows.Netns.Tests;
 /// given no state (the step never returned one), and nothing may be left; a create run again after the crash must
 /// also finish and be removable.
 /// </summary>
-public sealed class CrashTests : IAsyncLifetime
+public sealed class CrashTests : NetnsTest
 {
-    private readonly NetnsHost _host = new();
-
-    private static CancellationToken Ct => NetnsHost.Ct;
-
-    public ValueTask InitializeAsync()
-    {
-        NetnsHost.Require();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
-
     [Fact]
     public async Task Remove_after_a_crash_at_every_command_of_create_leaves_nothing()
     {
         var counting = new CrashingRunner(int.MaxValue);
-        var full = await _host.Driver(counting).CreateAsync("sb1", new NetworkConfig(), Ct);
+        var full = await Host.Driver(counting).CreateAsync("sb1", new NetworkConfig(), Ct);
         var commands = counting.Count;
-        await _host.Driver().RemoveAsync("sb1", full, Ct);
+        await Host.Driver().RemoveAsync("sb1", full, Ct);
         Assert.InRange(commands, 10, 60);
 
         for (var k = 0; k < commands; k++)
         {
             var crashing = new CrashingRunner(k);
-            await Assert.ThrowsAsync<SimulatedCrashException>(() => _host.Driver(crashing).CreateAsync("sb1", new NetworkConfig(), Ct));
+            await Assert.ThrowsAsync<SimulatedCrashException>(() => Host.Driver(crashing).CreateAsync("sb1", new NetworkConfig(), Ct));
 
-            await _host.Driver().RemoveAsync("sb1", new NetworkState(), Ct);
+            await Host.Driver().RemoveAsync("sb1", new NetworkState(), Ct);
             await AssertNothingLeftAsync($"after a crash before command {k} of {commands} ({crashing.Crashed})");
         }
     }
@@ -45,19 +33,19 @@ public sealed class CrashTests : IAsyncLifetime
     [Fact]
     public async Task Create_run_again_after_a_crash_at_every_command_finishes_with_the_same_state()
     {
-        var full = await _host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
+        var full = await Host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
         var commands = new CrashingRunner(int.MaxValue);
-        await _host.Driver(commands).CreateAsync("sb1", new NetworkConfig(), Ct);
-        await _host.Driver().RemoveAsync("sb1", full, Ct);
+        await Host.Driver(commands).CreateAsync("sb1", new NetworkConfig(), Ct);
+        await Host.Driver().RemoveAsync("sb1", full, Ct);
 
         for (var k = 0; k < commands.Count; k += 3)
         {
-            await Assert.ThrowsAsync<SimulatedCrashException>(() => _host.Driver(new CrashingRunner(k)).CreateAsync("sb1", new NetworkConfig(), Ct));
-            var state = await _host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
+            await Assert.ThrowsAsync<SimulatedCrashException>(() => Host.Driver(new CrashingRunner(k)).CreateAsync("sb1", new NetworkConfig(), Ct));
+            var state = await Host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
             Assert.Equal((full.NetNsPath, full.Endpoints[0].HwAddr, full.Endpoints[0].IpAddresses[0]), (state.NetNsPath, state.Endpoints[0].HwAddr, state.Endpoints[0].IpAddresses[0]));
-            var (_, redirects) = await NetnsHost.TcAsync(_host.NetnsPrefix + "sb1", ["eth0", "tap0_kata"]);
+            var (_, redirects) = await NetnsHost.TcAsync(Host.NetnsPrefix + "sb1", ["eth0", "tap0_kata"]);
             Assert.Equal(2, redirects.Count);
-            await _host.Driver().RemoveAsync("sb1", state, Ct);
+            await Host.Driver().RemoveAsync("sb1", state, Ct);
         }
 
         await AssertNothingLeftAsync("at the end");
@@ -66,30 +54,30 @@ public sealed class CrashTests : IAsyncLifetime
     [Fact]
     public async Task Remove_after_a_crash_at_every_command_of_add_interface_leaves_the_sandbox_as_it_was()
     {
-        var state = await _host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
+        var state = await Host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
         var iface = new InterfaceRecord { Name = "eth1", IpAddresses = ["192.0.2.9/24"] };
         var counting = new CrashingRunner(int.MaxValue);
-        await _host.Driver(counting).AddInterfaceAsync("sb1", state, iface, Ct);
-        await _host.Driver().RemoveInterfaceAsync("sb1", state, iface, Ct);
+        await Host.Driver(counting).AddInterfaceAsync("sb1", state, iface, Ct);
+        await Host.Driver().RemoveInterfaceAsync("sb1", state, iface, Ct);
 
         for (var k = 0; k < counting.Count; k++)
         {
-            await Assert.ThrowsAsync<SimulatedCrashException>(() => _host.Driver(new CrashingRunner(k)).AddInterfaceAsync("sb1", state, iface, Ct));
-            await _host.Driver().RemoveInterfaceAsync("sb1", state, iface, Ct);
-            Assert.Equal(["eth0", "lo", "tap0_kata"], (await NetnsHost.LinksAsync(_host.NetnsPrefix + "sb1")).Keys.Order());
-            Assert.Single(await _host.HostDevicesAsync());
+            await Assert.ThrowsAsync<SimulatedCrashException>(() => Host.Driver(new CrashingRunner(k)).AddInterfaceAsync("sb1", state, iface, Ct));
+            await Host.Driver().RemoveInterfaceAsync("sb1", state, iface, Ct);
+            Assert.Equal(["eth0", "lo", "tap0_kata"], (await NetnsHost.LinksAsync(Host.NetnsPrefix + "sb1")).Keys.Order());
+            Assert.Single(await Host.HostDevicesAsync());
         }
 
-        await _host.Driver().RemoveAsync("sb1", state, Ct);
+        await Host.Driver().RemoveAsync("sb1", state, Ct);
         await AssertNothingLeftAsync("at the end");
     }
 
     private async Task AssertNothingLeftAsync(string when)
     {
         var left = new List<string>();
-        left.AddRange(_host.Namespaces().Select(n => "netns " + n));
-        left.AddRange((await _host.HostDevicesAsync()).Select(d => "device " + d));
-        left.AddRange((await _host.Driver().LeasesAsync(Ct)).Keys.Select(s => "lease " + s));
+        left.AddRange(Host.Namespaces().Select(n => "netns " + n));
+        left.AddRange((await Host.HostDevicesAsync()).Select(d => "device " + d));
+        left.AddRange((await Host.Driver().LeasesAsync(Ct)).Keys.Select(s => "lease " + s));
         Assert.True(left.Count == 0, $"{when}: left {string.Join(", ", left)}");
     }
 

@@ -6,31 +6,19 @@ using KataWorkflows.Orchestrations.Model;
 namespace KataWorkflows.Netns.Tests;
 
 /// <summary>The tcfilter driver on real namespaces, veth pairs, taps and tc filters, read back from the kernel.</summary>
-public sealed class TcFilterNetworkTests : IAsyncLifetime
+public sealed class TcFilterNetworkTests : NetnsTest
 {
-    private readonly NetnsHost _host = new();
-
-    private static CancellationToken Ct => NetnsHost.Ct;
-
-    public ValueTask InitializeAsync()
-    {
-        NetnsHost.Require();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _host.DisposeAsync();
-
     [Fact]
     public async Task Create_makes_a_netns_with_eth0_holding_the_address_a_tap_with_the_mtu_ingress_qdiscs_and_both_redirects()
     {
-        var driver = _host.Driver();
+        var driver = Host.Driver();
 
         var state = await driver.CreateAsync("sb1", new NetworkConfig(), Ct);
 
-        var netns = _host.NetnsPrefix + "sb1";
-        Assert.Equal([netns], _host.Namespaces());
+        var netns = Host.NetnsPrefix + "sb1";
+        Assert.Equal([netns], Host.Namespaces());
         Assert.Equal(("/run/netns/" + netns, true), (state.NetNsPath, state.NetNsCreated));
-        var (hostAddress, guestAddress) = _host.SubnetAddresses(0);
+        var (hostAddress, guestAddress) = Host.SubnetAddresses(0);
         var endpoint = Assert.Single(state.Endpoints);
         Assert.Equal(("eth0", "eth0", "tap0_kata", "veth", 1400), (endpoint.Device, endpoint.Name, endpoint.TapDevice, endpoint.LinkType, endpoint.Mtu));
         Assert.Equal([guestAddress], endpoint.IpAddresses);
@@ -52,7 +40,7 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
         Assert.Equal(["eth0", "tap0_kata"], ingress);
         Assert.Equal([("eth0", "tap0_kata"), ("tap0_kata", "eth0")], redirects);
 
-        var hostEnd = Assert.Single(await _host.HostDevicesAsync());
+        var hostEnd = Assert.Single(await Host.HostDevicesAsync());
         Assert.Equal(driver.HostDeviceOf("sb1"), hostEnd);
         Assert.Equal([hostAddress], await NetnsHost.AddressesAsync(null, hostEnd));
         Assert.Equal(eth0.GetProperty("link_index").GetInt32(), (await NetnsHost.LinksAsync(null))[hostEnd].GetProperty("ifindex").GetInt32());
@@ -65,11 +53,11 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
     [Fact]
     public async Task A_frame_crosses_the_mirror_both_ways_between_the_host_end_and_a_guest_on_the_tap()
     {
-        var driver = _host.Driver();
+        var driver = Host.Driver();
         var state = await driver.CreateAsync("sb1", new NetworkConfig(), Ct);
         var endpoint = state.Endpoints[0];
         var guestIp = IPAddress.Parse(endpoint.IpAddresses[0].Split('/')[0]);
-        var hostIp = IPAddress.Parse(_host.SubnetAddresses(0).Host.Split('/')[0]);
+        var hostIp = IPAddress.Parse(Host.SubnetAddresses(0).Host.Split('/')[0]);
         var guestMac = Frames.Mac(endpoint.HwAddr);
         var hostMac = Frames.Mac((await NetnsHost.LinksAsync(null))[driver.HostDeviceOf("sb1")].GetProperty("address").GetString()!);
 
@@ -96,10 +84,10 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
     [Fact]
     public async Task Creating_again_or_after_a_restart_adopts_what_exists_and_makes_nothing_twice()
     {
-        var first = await _host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
+        var first = await Host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
 
-        var again = await _host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
-        var third = await _host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
+        var again = await Host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
+        var third = await Host.Driver().CreateAsync("sb1", new NetworkConfig(), Ct);
 
         foreach (var state in (NetworkState[])[again, third])
         {
@@ -108,37 +96,37 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
             Assert.Equal(first.Endpoints[0].IpAddresses, state.Endpoints[0].IpAddresses);
         }
 
-        var netns = _host.NetnsPrefix + "sb1";
-        Assert.Equal([netns], _host.Namespaces());
-        Assert.Single(await _host.HostDevicesAsync());
+        var netns = Host.NetnsPrefix + "sb1";
+        Assert.Equal([netns], Host.Namespaces());
+        Assert.Single(await Host.HostDevicesAsync());
         Assert.Equal(["eth0", "lo", "tap0_kata"], (await NetnsHost.LinksAsync(netns)).Keys.Order());
         Assert.Single(await NetnsHost.AddressesAsync(netns, "eth0"));
         var (_, redirects) = await NetnsHost.TcAsync(netns, ["eth0", "tap0_kata"]);
         Assert.Equal([("eth0", "tap0_kata"), ("tap0_kata", "eth0")], redirects);
-        Assert.Single(await _host.Driver().LeasesAsync(Ct));
+        Assert.Single(await Host.Driver().LeasesAsync(Ct));
     }
 
     [Fact]
     public async Task Remove_leaves_no_netns_veth_tap_qdisc_or_lease_and_can_be_repeated()
     {
-        var driver = _host.Driver();
+        var driver = Host.Driver();
         var state = await driver.CreateAsync("sb1", new NetworkConfig(), Ct);
 
         await driver.RemoveAsync("sb1", state, Ct);
         await AssertNothingLeftAsync();
         await driver.RemoveAsync("sb1", state, Ct);
-        await _host.Driver().RemoveAsync("sb1", new NetworkState(), Ct);
+        await Host.Driver().RemoveAsync("sb1", new NetworkState(), Ct);
         await AssertNothingLeftAsync();
     }
 
     [Fact]
     public async Task Remove_given_no_state_finds_what_create_made_from_its_lease()
     {
-        var driver = _host.Driver();
+        var driver = Host.Driver();
         await driver.CreateAsync("sb1", new NetworkConfig(), Ct);
         await driver.AddInterfaceAsync("sb1", null, new InterfaceRecord { Name = "eth1" }, Ct);
 
-        await _host.Driver().RemoveAsync("sb1", new NetworkState(), Ct);
+        await Host.Driver().RemoveAsync("sb1", new NetworkState(), Ct);
 
         await AssertNothingLeftAsync();
     }
@@ -147,14 +135,14 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
     public async Task A_stale_netns_file_left_by_an_interrupted_ip_netns_add_is_made_again_and_removed()
     {
         Directory.CreateDirectory("/run/netns");
-        var path = "/run/netns/" + _host.NetnsPrefix + "sb1";
+        var path = "/run/netns/" + Host.NetnsPrefix + "sb1";
         await File.WriteAllBytesAsync(path, [], Ct);
-        var driver = _host.Driver();
+        var driver = Host.Driver();
 
         var state = await driver.CreateAsync("sb1", new NetworkConfig(), Ct);
 
         Assert.Equal(path, state.NetNsPath);
-        Assert.Contains("eth0", (await NetnsHost.LinksAsync(_host.NetnsPrefix + "sb1")).Keys);
+        Assert.Contains("eth0", (await NetnsHost.LinksAsync(Host.NetnsPrefix + "sb1")).Keys);
         await driver.RemoveAsync("sb1", state, Ct);
         await AssertNothingLeftAsync();
     }
@@ -162,26 +150,26 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
     [Fact]
     public async Task An_adopted_netns_gets_the_endpoint_and_is_not_removed_with_it()
     {
-        var adopted = await _host.AddNamespaceAsync("adopted");
-        var driver = _host.Driver();
+        var adopted = await Host.AddNamespaceAsync("adopted");
+        var driver = Host.Driver();
 
         var state = await driver.CreateAsync("sb1", new NetworkConfig { NetNsPath = "/run/netns/" + adopted, NetNsCreated = true }, Ct);
 
         Assert.Equal(("/run/netns/" + adopted, false), (state.NetNsPath, state.NetNsCreated));
         Assert.Equal(["eth0", "lo", "tap0_kata"], (await NetnsHost.LinksAsync(adopted)).Keys.Order());
         await driver.RemoveAsync("sb1", state with { NetNsCreated = true }, Ct);
-        Assert.Equal([adopted], _host.Namespaces());
+        Assert.Equal([adopted], Host.Namespaces());
         Assert.Equal(["lo"], (await NetnsHost.LinksAsync(adopted)).Keys);
-        Assert.Empty(await _host.HostDevicesAsync());
+        Assert.Empty(await Host.HostDevicesAsync());
         Assert.Empty(await driver.LeasesAsync(Ct));
     }
 
     [Fact]
     public async Task A_netns_pinned_outside_run_netns_is_reached_through_nsenter_and_kept()
     {
-        var adopted = await _host.AddNamespaceAsync("elsewhere");
-        var pinned = await _host.PinElsewhereAsync(adopted);
-        var driver = _host.Driver();
+        var adopted = await Host.AddNamespaceAsync("elsewhere");
+        var pinned = await Host.PinElsewhereAsync(adopted);
+        var driver = Host.Driver();
 
         var state = await driver.CreateAsync("sb1", new NetworkConfig { NetNsPath = pinned, IpAddress = "192.0.2.10/24" }, Ct);
 
@@ -195,17 +183,17 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
         await driver.RemoveAsync("sb1", state, Ct);
         Assert.Equal(["lo"], (await NetnsHost.LinksAsync(adopted)).Keys);
         Assert.True(File.Exists(pinned));
-        Assert.Empty(await _host.HostDevicesAsync());
+        Assert.Empty(await Host.HostDevicesAsync());
     }
 
     [Fact]
     public async Task An_address_from_the_config_is_used_with_its_gateway_instead_of_the_pool()
     {
-        var driver = _host.Driver();
+        var driver = Host.Driver();
 
         var state = await driver.CreateAsync("sb1", new NetworkConfig { IpAddress = "198.51.100.1/29", Gateway = "198.51.100.6" }, Ct);
 
-        var netns = _host.NetnsPrefix + "sb1";
+        var netns = Host.NetnsPrefix + "sb1";
         Assert.Equal(["198.51.100.1/29"], await NetnsHost.AddressesAsync(netns, "eth0"));
         Assert.Equal(["198.51.100.6/29"], await NetnsHost.AddressesAsync(null, driver.HostDeviceOf("sb1")));
         Assert.Equal("198.51.100.6", state.Routes[0].Gateway);
@@ -215,7 +203,7 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
     [Fact]
     public async Task An_added_interface_gets_its_own_veth_tap_and_redirects_with_the_requested_name_address_and_mac_and_is_removed()
     {
-        var driver = _host.Driver();
+        var driver = Host.Driver();
         var state = await driver.CreateAsync("sb1", new NetworkConfig(), Ct);
         var requested = new InterfaceRecord { Name = "eth1", IpAddresses = ["192.0.2.7/24"], HwAddr = "02:AA:BB:CC:DD:01", Mtu = 1300 };
 
@@ -225,7 +213,7 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
         Assert.Equal(added with { IpAddresses = [] }, again with { IpAddresses = [] });
         Assert.Equal(added.IpAddresses, again.IpAddresses);
         Assert.Equal(("eth1", "eth1", "tap1_kata", "02:aa:bb:cc:dd:01", 1300), (added.Device, added.Name, added.TapDevice, added.HwAddr, added.Mtu));
-        var netns = _host.NetnsPrefix + "sb1";
+        var netns = Host.NetnsPrefix + "sb1";
         var links = await NetnsHost.LinksAsync(netns);
         Assert.Equal(["eth0", "eth1", "lo", "tap0_kata", "tap1_kata"], links.Keys.Order());
         Assert.Equal(("02:aa:bb:cc:dd:01", 1300), (links["eth1"].GetProperty("address").GetString(), links["eth1"].GetProperty("mtu").GetInt32()));
@@ -233,48 +221,48 @@ public sealed class TcFilterNetworkTests : IAsyncLifetime
         Assert.Equal(["192.0.2.7/24"], await NetnsHost.AddressesAsync(netns, "eth1"));
         var (_, redirects) = await NetnsHost.TcAsync(netns, ["eth1", "tap1_kata"]);
         Assert.Equal([("eth1", "tap1_kata"), ("tap1_kata", "eth1")], redirects);
-        Assert.Equal(2, (await _host.HostDevicesAsync()).Count);
+        Assert.Equal(2, (await Host.HostDevicesAsync()).Count);
 
         await driver.RemoveInterfaceAsync("sb1", state, added, Ct);
         await driver.RemoveInterfaceAsync("sb1", state, added, Ct);
 
         Assert.Equal(["eth0", "lo", "tap0_kata"], (await NetnsHost.LinksAsync(netns)).Keys.Order());
-        Assert.Equal([driver.HostDeviceOf("sb1")], await _host.HostDevicesAsync());
+        Assert.Equal([driver.HostDeviceOf("sb1")], await Host.HostDevicesAsync());
         Assert.Empty((await driver.LeasesAsync(Ct))["sb1"].Interfaces);
     }
 
     [Fact]
     public async Task An_interface_without_a_mac_gets_a_stable_locally_administered_one()
     {
-        var driver = _host.Driver();
+        var driver = Host.Driver();
         var state = await driver.CreateAsync("sb1", new NetworkConfig(), Ct);
 
         var added = await driver.AddInterfaceAsync("sb1", state, new InterfaceRecord { Name = "net1" }, Ct);
 
         Assert.Equal(Activities.Networks.None.NoneNetwork.LocalMac("sb1", "net1"), added.HwAddr);
         Assert.Matches("^kt[0-9a-f]{10}$", added.TapDevice);
-        Assert.Equal(added.HwAddr, (await NetnsHost.LinksAsync(_host.NetnsPrefix + "sb1"))["net1"].GetProperty("address").GetString());
+        Assert.Equal(added.HwAddr, (await NetnsHost.LinksAsync(Host.NetnsPrefix + "sb1"))["net1"].GetProperty("address").GetString());
     }
 
     [Fact]
     public async Task A_device_in_an_adopted_netns_that_is_not_the_drivers_is_refused_and_left_alone()
     {
-        var adopted = await _host.AddNamespaceAsync("busy");
+        var adopted = await Host.AddNamespaceAsync("busy");
         await NetnsHost.RunAsync("ip", "-n", adopted, "tuntap", "add", "dev", "eth0", "mode", "tap");
-        var driver = _host.Driver();
+        var driver = Host.Driver();
 
         var ex = await Assert.ThrowsAsync<SandboxPreconditionException>(() => driver.CreateAsync("sb1", new NetworkConfig { NetNsPath = "/run/netns/" + adopted }, Ct));
 
         Assert.Contains("already has a device eth0 that is not the tcfilter driver's", ex.Message, StringComparison.Ordinal);
         await driver.RemoveAsync("sb1", new NetworkState { NetNsPath = "/run/netns/" + adopted }, Ct);
         Assert.Equal(["eth0", "lo"], (await NetnsHost.LinksAsync(adopted)).Keys.Order());
-        Assert.Equal([adopted], _host.Namespaces());
+        Assert.Equal([adopted], Host.Namespaces());
     }
 
     private async Task AssertNothingLeftAsync()
     {
-        Assert.Empty(_host.Namespaces());
-        Assert.Empty(await _host.HostDevicesAsync());
-        Assert.Empty(await _host.Driver().LeasesAsync(Ct));
+        Assert.Empty(Host.Namespaces());
+        Assert.Empty(await Host.HostDevicesAsync());
+        Assert.Empty(await Host.Driver().LeasesAsync(Ct));
     }
 }

@@ -103,12 +103,12 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
         // Real VMs boot in 10-20 s under TCG, and how long depends on the machine's load of the moment: with one client
         // the engine's and the direct lifecycles alternate, so both see the same moments.
         var interleave = drivers is not null && concurrency == 1;
+        await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
+            "direct warm-up", concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
         LoopResult engine, direct;
         Dictionary<string, double> engineMethods, directMethods;
         if (interleave)
         {
-            await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
-                "direct warm-up", concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
             var engineTimes = new List<double>();
             var directTimes = new List<double>();
             var engineSum = new Dictionary<string, (int Calls, TimeSpan Time)>(StringComparer.Ordinal);
@@ -145,8 +145,6 @@ internal sealed class LifecycleBenchmark : IBenchmarkCommand
             var engineMethodsBefore = host.Clock.ByMethod();
             engine = await ClosedLoop.RunAsync(CommandName, count, concurrency, (i, token) => EngineLifecycleAsync($"sb-{i}", token), cancellationToken);
             engineMethods = DriverClock.PerLifecycle(engineMethodsBefore, host.Clock.ByMethod(), count);
-            await new BenchWarmup(warmup.Minimum, TimeSpan.Zero).RunAsync(
-                "direct warm-up", concurrency, (i, token) => host.DirectLifecycleAsync($"direct-warm-{i}", token), cancellationToken);
             var directMethodsBefore = host.Clock.ByMethod();
             direct = await ClosedLoop.RunAsync("direct", count, concurrency, (i, token) => host.DirectLifecycleAsync($"direct-{i}", token), cancellationToken);
             directMethods = DriverClock.PerLifecycle(directMethodsBefore, host.Clock.ByMethod(), count);

@@ -14,9 +14,36 @@ disk() {
     rm -f "$file"
 }
 
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+# Each row's JSON line goes to stdout and to $results (for the ratios at the end).
 run() {
     echo "## $*"
-    "${bench[@]}" "$@" 2>/dev/null
+    "${bench[@]}" "$@" 2>/dev/null | tee -a "$results"
+}
+
+# The DBOS baseline (bench/dbos/run.sh: DBOS Transact on a throwaway PostgreSQL cluster), the engine rows' counts.
+dbos() {
+    echo "## dbos $*"
+    bash bench/dbos/run.sh "$@" 2>/dev/null | tee -a "$results"
+}
+
+# Throughput of the first row matching a jq filter.
+rate() {
+    jq -s "map(select($1)) | first | .workflowsPerSec // empty" "$results"
+}
+
+ratio() {
+    local label="$1" target="$2" ours theirs
+    ours=$(rate "$3")
+    theirs=$(rate "$4")
+    if [[ -z "$ours" || -z "$theirs" ]]; then
+        echo "# $label: no figure (a row failed)"
+        return
+    fi
+    jq -rn --argjson a "$ours" --argjson b "$theirs" --argjson t "$target" --arg l "$label" \
+        '"# \($l): \($a) / \($b) workflows/s = \(($a / $b * 100 | round) / 100)x (target >= \($t)x: \(if $a / $b >= $t then "met" else "NOT met" end))"'
 }
 
 date -u '+# %Y-%m-%d %H:%M:%S UTC'
@@ -24,6 +51,8 @@ disk
 run engine --store sqlite --synchronous full --concurrency 1 --count 2000
 run engine --store sqlite --synchronous full --concurrency 32 --count 8000
 run engine --store sqlite --synchronous full --concurrency 32 --count 8000 --ids random
+dbos --concurrency 1 --count 2000
+dbos --concurrency 32 --count 8000
 run entity-lock --store sqlite --synchronous full --count 2000 --concurrency 32
 run lifecycle --store sqlite --synchronous full --concurrency 32 --count 2000
 run lifecycle --store sqlite --synchronous full --concurrency 1 --count 300
@@ -32,3 +61,6 @@ run lifecycle --store sqlite --synchronous full --concurrency 32 --count 2000 --
 run console --runs 10000
 disk
 date -u '+# %Y-%m-%d %H:%M:%S UTC'
+engine32='.benchmark == "engine" and .concurrency == 32 and .synchronous == "full" and .ids == "ordered" and (.worker // "in-process") == "in-process"'
+dbos32='.benchmark == "dbos" and .concurrency == 32'
+ratio "issue 12: engine FULL 32 clients / DBOS 32 clients" 10 "$engine32" "$dbos32"

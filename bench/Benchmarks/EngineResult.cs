@@ -22,6 +22,9 @@ internal sealed record EngineResult
     /// <summary>How instance ids were made: <c>ordered</c> (the engine's default) or <c>random</c>.</summary>
     public required string Ids { get; init; }
 
+    /// <summary>Who ran the workflows: <c>in-process</c> (the engine's worker) or <c>remote</c> (the official gRPC worker in another process).</summary>
+    public required string Worker { get; init; }
+
     public required double WorkflowsPerSec { get; init; }
 
     /// <summary>Activities completed per second (<see cref="EngineBenchmark.ActivitiesPerWorkflow"/> per workflow).</summary>
@@ -36,8 +39,14 @@ internal sealed record EngineResult
 
     public required double ElapsedSec { get; init; }
 
-    /// <summary>CPU time of the whole process (worker, store, clients) over the measured loop, per workflow.</summary>
+    /// <summary>
+    /// CPU time over the measured loop, per workflow: of the whole process (worker, store, clients), and with
+    /// <c>--worker remote</c> of the worker process too.
+    /// </summary>
     public required double CpuUsPerWorkflow { get; init; }
+
+    /// <summary>With <c>--worker remote</c>, the worker process's share of <see cref="CpuUsPerWorkflow"/>; null otherwise.</summary>
+    public required double? WorkerCpuUsPerWorkflow { get; init; }
 
     /// <summary>Managed memory allocated over the measured loop, per workflow (GC.GetTotalAllocatedBytes).</summary>
     public required double AllocatedKbPerWorkflow { get; init; }

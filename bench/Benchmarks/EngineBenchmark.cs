@@ -50,6 +50,11 @@ internal sealed class EngineBenchmark : IBenchmarkCommand
         RemoteWorkerHost? remote = null;
         if (worker == "remote")
         {
+            if (!OperatingSystem.IsLinux())
+            {
+                throw new UsageException("--worker remote runs the real host, which runs on Linux only");
+            }
+
             remote = await RemoteWorkerHost.StartAsync(store, concurrency, cancellationToken);
         }
         else

@@ -56,6 +56,7 @@ internal sealed class RemoteWorkerHost : IAsyncDisposable
     /// Starts the host with <paramref name="store"/>'s store, then the worker process with at least
     /// <paramref name="concurrency"/> orchestrations and activities at once, and waits until the worker's host runs.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static async Task<RemoteWorkerHost> StartAsync(BenchStoreOptions store, int concurrency, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);

@@ -51,6 +51,9 @@ disk
 run engine --store sqlite --synchronous full --concurrency 1 --count 2000
 run engine --store sqlite --synchronous full --concurrency 32 --count 8000
 run engine --store sqlite --synchronous full --concurrency 32 --count 8000 --ids random
+# Issue 14: the same workflow on the official .NET gRPC worker in another process (the host's sidecar on a Unix socket).
+run engine --store sqlite --synchronous full --concurrency 1 --count 2000 --worker remote
+run engine --store sqlite --synchronous full --concurrency 32 --count 8000 --worker remote
 dbos --concurrency 1 --count 2000
 dbos --concurrency 32 --count 8000
 run entity-lock --store sqlite --synchronous full --count 2000 --concurrency 32
@@ -64,3 +67,5 @@ date -u '+# %Y-%m-%d %H:%M:%S UTC'
 engine32='.benchmark == "engine" and .concurrency == 32 and .synchronous == "full" and .ids == "ordered" and (.worker // "in-process") == "in-process"'
 dbos32='.benchmark == "dbos" and .concurrency == 32'
 ratio "issue 12: engine FULL 32 clients / DBOS 32 clients" 10 "$engine32" "$dbos32"
+remote32='.benchmark == "engine" and .concurrency == 32 and .synchronous == "full" and .worker == "remote"'
+ratio "issue 14: engine FULL 32 clients, remote worker / DBOS 32 clients" 5 "$remote32" "$dbos32"

@@ -15,18 +15,25 @@ disk() {
 }
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+errors=$(mktemp)
+trap 'rm -f "$results" "$errors"' EXIT
 
 # Each row's JSON line goes to stdout and to $results (for the ratios at the end).
 run() {
     echo "## $*"
-    "${bench[@]}" "$@" 2>/dev/null | tee -a "$results"
+    "${bench[@]}" "$@" 2>"$errors" | tee -a "$results" || failed "$@"
+}
+
+# A row that failed: its last lines of stderr, and the script goes on with the others.
+failed() {
+    echo "# FAILED: $*"
+    tail -3 "$errors" | sed 's/^/#   /'
 }
 
 # The DBOS baseline (bench/dbos/run.sh: DBOS Transact on a throwaway PostgreSQL cluster), the engine rows' counts.
 dbos() {
     echo "## dbos $*"
-    bash bench/dbos/run.sh "$@" 2>/dev/null | tee -a "$results"
+    bash bench/dbos/run.sh "$@" 2>"$errors" | tee -a "$results" || failed dbos "$@"
 }
 
 # Throughput of the first row matching a jq filter.

@@ -133,10 +133,16 @@ internal sealed class RemoteWorkerHost : IAsyncDisposable
         }
         catch
         {
+            // Until the RemoteWorkerHost owns them (app is null then, and its DisposeAsync cleaned up), the host and
+            // the directory are this method's to clean up: the directory too when the host could not even be built.
             if (app is not null)
             {
                 await app.StopAsync(CancellationToken.None);
                 await app.DisposeAsync();
+            }
+
+            if (Directory.Exists(directory))
+            {
                 Directory.Delete(directory, recursive: true);
             }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
-using System.Net.Sockets;
-using Grpc.Net.Client;
 using KataWorkflows.Bench.Benchmarks;
+using KataWorkflows.TestSupport;
 using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -44,28 +43,7 @@ var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-using var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-{
-    HttpHandler = new SocketsHttpHandler
-    {
-        ConnectCallback = async (_, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    },
-    MaxReceiveMessageSize = null,
-    MaxSendMessageSize = null,
-});
+using var channel = UnixSocketChannel.Create(socketPath);
 builder.Services.AddDurableTaskWorker(worker =>
 {
     worker.AddTasks(registry => FourSteps.Register(registry));

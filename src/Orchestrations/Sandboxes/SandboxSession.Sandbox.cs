@@ -9,6 +9,9 @@ internal sealed partial class SandboxSession
     /// <summary>How the cleanup reason a failed stop leaves begins; a later successful stop clears only that one.</summary>
     private const string StopMark = "StopSandbox: ";
 
+    /// <summary>How the cleanup reason a failed delete leaves begins.</summary>
+    private const string DeleteMark = "DeleteSandbox: ";
+
     /// <summary>
     /// CreateSandbox in Kata's order (record, createNetwork, startVM, getGuestDetails, createContainers,
     /// storeSandbox), and for RunSandbox the start after it. Each step that succeeds registers its undo; a
@@ -304,17 +307,32 @@ internal sealed partial class SandboxSession
             }
         }
 
-        if (record.Vm is { } vm)
+        try
         {
-            await StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, record.Network, vm, Force: true));
+            if (record.Vm is { } vm)
+            {
+                await StepAsync<bool>(SandboxActivities.StopVm, new VmRequest(Target, record.Config, record.Network, vm, Force: true));
+                Update(Record! with { Vm = null });
+            }
+
+            if (record.Network is { } network)
+            {
+                await StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, Force: true));
+                Update(Record! with { Network = null });
+            }
+
+            await StepAsync<bool>(SandboxActivities.RemoveSandboxStore, new VmRequest(Target, record.Config));
+        }
+        catch (Exception ex) when (ex is TimeoutException or TaskFailedException)
+        {
+            // A delete that fails partway has torn down what its earlier steps took down, and the step that failed may
+            // have done its work before it failed (the chaos soak found a record naming the VM a failed delete had
+            // stopped, and one whose run directory it had removed). The record drops what is known to be gone, keeps
+            // the rest, and is marked; deleting it again finishes the job, as every step succeeds for what is gone.
+            Update(Record! with { CleanupReason = $"{DeleteMark}{Cause(ex)}; the sandbox is partly deleted: delete it again" });
+            throw;
         }
 
-        if (record.Network is { } network)
-        {
-            await StepAsync<bool>(SandboxActivities.RemoveNetwork, new NetworkRequest(Target, record.Config.NetworkConfig, network, Force: true));
-        }
-
-        await StepAsync<bool>(SandboxActivities.RemoveSandboxStore, new VmRequest(Target, record.Config));
         await DeleteRecordAsync();
         return Result();
     }

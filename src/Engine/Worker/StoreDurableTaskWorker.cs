@@ -505,11 +505,20 @@ public sealed class StoreDurableTaskWorker : SdkWorker
     /// <summary>Runs an activity and hands in its result; returns the episode it made ready when this task runs that next.</summary>
     private async Task<object?> ProcessActivityAsync(ActivityWorkItem workItem)
     {
+        var token = _activityShutdown.Token;
+        if (token.IsCancellationRequested)
+        {
+            // Locked as the worker began to stop (a dispatcher past its stop check, or the activity it just gave back
+            // taken again): started, it would only be cancelled at once, after its side effects began. The next worker
+            // runs it.
+            await _store.AbandonActivityAsync(workItem, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            return null;
+        }
+
         var request = workItem.Request;
         using var span = EngineTelemetry.StartActivitySpan(request);
         var started = Stopwatch.GetTimestamp();
         var result = new HistoryEvent { EventId = -1 };
-        var token = _activityShutdown.Token;
         ActivityResponse response;
         var scope = _services.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))

@@ -20,6 +20,9 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
     private Task? _orchestrationDispatcherSleep;
     private long _sleptAfterLock;
 
+    /// <summary>Runs when an activity was locked, before the worker gets it; the worker waits for it.</summary>
+    public Func<ActivityWorkItem, Task>? AfterActivityLocked { get; set; }
+
     /// <summary>Runs before an episode's checkpoint is committed; the commit waits for it.</summary>
     public Func<OrchestrationWorkItem, OrchestrationCheckpoint, Task>? BeforeOrchestrationCommit { get; set; }
 
@@ -197,6 +200,18 @@ public sealed class ObservedStore(IOrchestrationStore inner) : DelegatingOrchest
             {
                 _lockNumbers[item] = ++_orchestrationLocks;
             }
+        }
+
+        return item;
+    }
+
+    /// <inheritdoc />
+    public override async Task<ActivityWorkItem?> TryLockActivityAsync(TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var item = await Inner.TryLockActivityAsync(lease, cancellationToken);
+        if (item is not null && AfterActivityLocked is { } hook)
+        {
+            await hook(item);
         }
 
         return item;
